@@ -5,9 +5,12 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 export LOCAL_REGISTRY_DIR ?= $(CURDIR)/.mlflow
+# MLflow 3 reports usage to outside servers unless told not to.
+export MLFLOW_DISABLE_TELEMETRY ?= true
+export DO_NOT_TRACK ?= true
 CAPTURE_URI ?= $(CURDIR)/capture
 
-.PHONY: demo test lint format train model predict clean
+.PHONY: demo test lint lint-infra format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +33,15 @@ demo: $(VENV)/.build-installed
 test: $(VENV)/.dev-installed lint
 	$(BIN)/python -m pytest
 
-lint: $(VENV)/.dev-installed
+## lint: ruff, then the workflow, Dockerfile and SAM template linters
+lint: $(VENV)/.dev-installed lint-infra
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+lint-infra: $(VENV)/.dev-installed
+	$(BIN)/actionlint
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/cfn-lint infra/template.yaml
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix .
