@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,10 +109,16 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     return Bundle(folder, metadata)
 
 
-def write_bundle(target: str | os.PathLike[str], model_bytes: bytes, metadata: Mapping[str, Any]) -> Bundle:
+def write_bundle(
+    target: str | os.PathLike[str],
+    model_bytes: bytes,
+    metadata: Mapping[str, Any],
+    verify: Callable[[Bundle], None] | None = None,
+) -> Bundle:
     """Write ``model_bytes`` and ``metadata`` (without ``files``) as a verified bundle at ``target``.
 
-    An existing bundle at ``target`` is replaced only after the new one has been verified.
+    ``verify`` runs on the staged bundle as it lies on disk; if it raises, nothing is swapped in.
+    An existing bundle at ``target`` is replaced only after the new one has passed.
     """
     target_path = Path(target).resolve()
     target_path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +131,9 @@ def write_bundle(target: str | os.PathLike[str], model_bytes: bytes, metadata: M
             MODEL_FILE: {"sha256": sha256_file(staging / MODEL_FILE), "bytes": len(model_bytes)},
         }
         (staging / METADATA_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        load_bundle(staging)
+        staged = load_bundle(staging)
+        if verify is not None:
+            verify(staged)
         staging.chmod(0o755)
         _replace_folder(staging, target_path)
     except BaseException:

@@ -2,22 +2,35 @@
 
 Precedence: explicit arguments, then ``MLFLOW_TRACKING_URI`` (credentials in
 ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD``, read by MLflow itself), then
-``DAGSHUB_REPO`` with ``DAGSHUB_USER_TOKEN``, then the local registry under ``LOCAL_REGISTRY_DIR``
-(default ``.mlflow``) that ``make demo`` fills. Credentials are never logged or returned.
+``DAGSHUB_REPO`` with ``DAGSHUB_USER_TOKEN`` (on ``DAGSHUB_CLIENT_HOST``, default dagshub.com),
+then the local registry under ``LOCAL_REGISTRY_DIR`` (default ``.mlflow``) that ``make demo``
+fills. Credentials are never logged or returned.
+
+:func:`resolve` decides without any network call; :func:`connect` configures MLflow for the
+process. DagsHub is reached through the ``dagshub`` package with the app token only: its
+``UserAPI.get_user_from_token`` validates the token with one ``GET /api/v1/user`` and never starts
+the browser OAuth flow (``dagshub.auth.get_token`` would, when no token is cached). MLflow then
+authenticates with HTTP basic auth (user name + token), as ``dagshub.init`` sets it up, but
+without ``init``'s repository creation.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"
 DAGSHUB_REPO = "DAGSHUB_REPO"
-DAGSHUB_USER_TOKEN = "DAGSHUB_USER_TOKEN"
+DAGSHUB_USER_TOKEN = "DAGSHUB_USER_TOKEN"  # noqa: S105 - a variable name, not a secret
 LOCAL_REGISTRY_DIR = "LOCAL_REGISTRY_DIR"
 MODEL_NAME = "MODEL_NAME"
+MLFLOW_TRACKING_USERNAME = "MLFLOW_TRACKING_USERNAME"
+MLFLOW_TRACKING_PASSWORD = "MLFLOW_TRACKING_PASSWORD"  # noqa: S105 - a variable name, not a secret
+DAGSHUB_CLIENT_HOST = "DAGSHUB_CLIENT_HOST"  # the dagshub package's own variable, for self-hosted DagsHub
+DEFAULT_DAGSHUB_HOST = "https://dagshub.com"
 
 DEFAULT_MODEL_NAME = "credit-score-classifier"
 DEFAULT_LOCAL_REGISTRY_DIR = ".mlflow"
@@ -68,5 +81,51 @@ def resolve(tracking_uri: str | None = None, environ: os._Environ[str] | dict[st
             raise RegistryError(f"{DAGSHUB_REPO} must look like 'owner/name'")
         if not env.get(DAGSHUB_USER_TOKEN):
             raise RegistryError(f"{DAGSHUB_REPO} is set but {DAGSHUB_USER_TOKEN} is not; set the token to authenticate")
-        return Registry(f"https://dagshub.com/{owner}/{name}.mlflow", None, "dagshub")
+        return Registry(f"{_dagshub_host(env)}/{owner}/{name}.mlflow", None, "dagshub")
     return local_registry(env.get(LOCAL_REGISTRY_DIR))
+
+
+def connect(tracking_uri: str | None = None) -> Registry:
+    """Point MLflow's tracking and registry clients at the resolved registry, credentials included.
+
+    Credentials embedded in the URI move to ``MLFLOW_TRACKING_USERNAME``/``PASSWORD`` so that
+    MLflow's own error messages, which quote request URLs, cannot leak them. The returned
+    registry's ``tracking_uri`` is free of credentials.
+    """
+    import mlflow
+
+    registry = resolve(tracking_uri)
+    parts = urlsplit(registry.tracking_uri)
+    if parts.username is not None or parts.password is not None:
+        os.environ[MLFLOW_TRACKING_USERNAME] = unquote(parts.username or "")
+        os.environ[MLFLOW_TRACKING_PASSWORD] = unquote(parts.password or "")
+        registry = replace(registry, tracking_uri=redact(registry.tracking_uri))
+    if registry.kind == "dagshub":
+        token = os.environ[DAGSHUB_USER_TOKEN]
+        os.environ[MLFLOW_TRACKING_USERNAME] = _dagshub_username(token, _dagshub_host(os.environ))
+        os.environ[MLFLOW_TRACKING_PASSWORD] = token
+    mlflow.set_tracking_uri(registry.tracking_uri)
+    mlflow.set_registry_uri(registry.tracking_uri)
+    return registry
+
+
+def _dagshub_host(env: os._Environ[str] | dict[str, str]) -> str:
+    return (env.get(DAGSHUB_CLIENT_HOST) or DEFAULT_DAGSHUB_HOST).rstrip("/")
+
+
+def _dagshub_username(token: str, host: str) -> str:
+    """Validate the app token with DagsHub (one request, bearer auth, never OAuth) and return its user."""
+    import httpx
+    from dagshub.common.api import UserAPI
+    from dagshub.common.api.user import UserNotFoundError
+
+    try:
+        return UserAPI.get_user_from_token(token, host=host).username
+    except httpx.HTTPError as error:
+        raise RegistryError(f"cannot reach DagsHub at {host} ({type(error).__name__}); check the network") from None
+    except (RuntimeError, UserNotFoundError) as error:
+        status = re.search(r"HTTP status (\d+)", str(error))
+        code = f" (HTTP {status.group(1)})" if status else ""
+        raise RegistryError(
+            f"DagsHub refused {DAGSHUB_USER_TOKEN}{code}; create an app token in DagsHub settings and set it"
+        ) from None
