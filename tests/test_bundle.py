@@ -57,7 +57,7 @@ def test_given_model_file_deleted_when_loading_then_refused(tmp_path: Path) -> N
 
 
 def test_given_no_bundle_when_loading_then_error_says_how_to_build_one(tmp_path: Path) -> None:
-    with pytest.raises(BundleError, match="model_downloader.py"):
+    with pytest.raises(BundleError, match=r"model_downloader\.py"):
         load_bundle(tmp_path / "nowhere")
 
 

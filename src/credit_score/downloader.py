@@ -302,7 +302,7 @@ def _final_check(bundle: Bundle, pipeline: Any, rows: np.ndarray) -> None:
     try:
         conversion.require_parity(conversion.check_parity(pipeline, bundle.model_path.read_bytes(), rows))
     except conversion.ConversionError as error:
-        raise DownloadError(f"the written bundle failed its final check; the previous bundle is kept: {error}") from None
+        raise DownloadError(f"the staged bundle failed its final check; the previous bundle is kept: {error}") from None
 
 
 @contextmanager

@@ -201,7 +201,10 @@ def _dirty_number(f: Field, text: str) -> float:
     if f.name == "Credit_History_Age":
         match = _YEARS_MONTHS.fullmatch(stripped)
         if match:
-            return float(int(match.group(1)) * 12 + int(match.group(2)))
+            try:
+                return float(int(match.group(1)) * 12 + int(match.group(2)))
+            except (ValueError, OverflowError):  # hundreds of digits: beyond any domain
+                raise FieldError(f.name, OUT_OF_DOMAIN, _domain_text(f)) from None
     candidate = stripped.rstrip("_")
     if candidate != stripped and candidate and not candidate.startswith("_"):
         try:
@@ -215,7 +218,10 @@ def parse_number(f: Field, raw: Any) -> float:
     """Return the value of numeric field ``f`` or raise :class:`FieldError`."""
     kind = type(raw)
     if kind is float or kind is int:
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # a JSON integer beyond float's range
+            raise FieldError(f.name, OUT_OF_DOMAIN, _domain_text(f)) from None
     elif kind is str:
         try:
             value = float(raw)
