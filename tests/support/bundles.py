@@ -1,0 +1,198 @@
+"""Real model bundles for tests and benchmarks, trained on synthetic applicants in about a second.
+
+The class of each synthetic applicant follows a rule on real fields (credit mix, delays, debt,
+interest), so a model trained here answers differently for different inputs, as the real one does.
+``tiny_bundle`` is a session fixture: import it into a test module to use it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from credit_score import features
+from credit_score.bundle import CLASSES, INPUT_NAME, LABEL_OUTPUT, PROBABILITIES_OUTPUT, Bundle, classes_metadata
+from credit_score.bundle import write_bundle as _write_bundle
+
+_NUMERIC_RANGES: dict[str, tuple[float, float]] = {
+    "Age": (18, 70),
+    "Annual_Income": (8_000, 180_000),
+    "Monthly_Inhand_Salary": (600, 15_000),
+    "Num_Bank_Accounts": (0, 11),
+    "Num_Credit_Card": (0, 11),
+    "Interest_Rate": (1, 34),
+    "Num_of_Loan": (0, 9),
+    "Delay_from_due_date": (-5, 67),
+    "Num_of_Delayed_Payment": (0, 28),
+    "Changed_Credit_Limit": (-6, 36),
+    "Num_Credit_Inquiries": (0, 17),
+    "Outstanding_Debt": (0, 5_000),
+    "Credit_Utilization_Ratio": (20, 50),
+    "Credit_History_Age": (1, 404),
+    "Total_EMI_per_month": (0, 1_800),
+    "Amount_invested_monthly": (0, 2_000),
+    "Monthly_Balance": (0, 1_600),
+}
+
+
+def synthetic_record(rng: random.Random) -> dict[str, str]:
+    """One valid applicant with every value as a string, as the seed's clients send them."""
+    record: dict[str, str] = {}
+    for field in features.NUMERIC_FIELDS:
+        low, high = _NUMERIC_RANGES[field.name]
+        value = rng.randint(int(low), int(high)) if field.integer else round(rng.uniform(low, high), 2)
+        record[field.name] = str(value)
+    for field in features.CATEGORICAL_FIELDS:
+        record[field.name] = rng.choice(field.categories)
+    return record
+
+
+def synthetic_records(count: int, seed: int = 0) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    return [synthetic_record(rng) for _ in range(count)]
+
+
+def rule_label(values: dict[str, float | str]) -> int:
+    """The class code (0 Poor, 1 Standard, 2 Good) a lender's rule of thumb would give."""
+    mix = {"Good": 2.0, "Standard": 0.0, "Bad": -2.0}.get(str(values["Credit_Mix"]), 0.0)
+    score = (
+        mix
+        - float(values["Delay_from_due_date"]) / 20
+        - float(values["Outstanding_Debt"]) / 2_000
+        - float(values["Interest_Rate"]) / 15
+        + float(values["Credit_History_Age"]) / 200
+    )
+    if score < -1.5:
+        return 0
+    if score < 0.5:
+        return 1
+    return 2
+
+
+def _reference_profile(records: Sequence[dict[str, float | str]]) -> dict[str, Any]:
+    numeric = {}
+    for field in features.NUMERIC_FIELDS:
+        column = np.array([r[field.name] for r in records if r.get(field.name) is not None], dtype=float)
+        numeric[field.name] = {
+            "missing": len(records) - len(column),
+            "mean": float(column.mean()),
+            "std": float(column.std()),
+            "quantiles": {str(q): float(np.quantile(column, q)) for q in (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)},
+        }
+    categorical = {}
+    for field in features.CATEGORICAL_FIELDS:
+        counts = {level: 0 for level in field.levels}
+        for record in records:
+            if record.get(field.name) is not None:
+                counts[str(record[field.name])] += 1
+        categorical[field.name] = {level: count / len(records) for level, count in counts.items()}
+    return {"rows": len(records), "numeric": numeric, "categorical": categorical}
+
+
+def train_onnx(matrix: np.ndarray, labels: np.ndarray, *, trees: int, depth: int, seed: int = 0) -> tuple[bytes, Any]:
+    """Fit Pipeline(median imputer, random forest) and convert it to the bundle's ONNX contract."""
+    from skl2onnx import to_onnx
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+
+    classifier = RandomForestClassifier(
+        n_estimators=trees, max_depth=depth, min_samples_leaf=3, class_weight="balanced_subsample", random_state=seed
+    )
+    pipeline = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)), ("rf", classifier)])
+    pipeline.fit(matrix, labels)
+    onnx_model = to_onnx(pipeline, matrix[:1], options={id(classifier): {"zipmap": False}}, target_opset=17)
+    renames = {
+        onnx_model.graph.input[0].name: INPUT_NAME,
+        onnx_model.graph.output[0].name: LABEL_OUTPUT,
+        onnx_model.graph.output[1].name: PROBABILITIES_OUTPUT,
+    }
+    for node in onnx_model.graph.node:
+        node.input[:] = [renames.get(name, name) for name in node.input]
+        node.output[:] = [renames.get(name, name) for name in node.output]
+    for value in (*onnx_model.graph.input, *onnx_model.graph.output):
+        value.name = renames.get(value.name, value.name)
+    return onnx_model.SerializeToString(), pipeline
+
+
+def _parity(model_bytes: bytes, pipeline: Any, matrix: np.ndarray) -> dict[str, Any]:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    onnx_labels, onnx_probabilities = session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], {INPUT_NAME: matrix})
+    expected = pipeline.predict_proba(matrix)
+    return {
+        "rows": len(matrix),
+        "max_abs_prob_diff": float(np.abs(onnx_probabilities - expected).max()),
+        "label_mismatches": int((onnx_labels != pipeline.predict(matrix)).sum()),
+    }
+
+
+def write_model_bundle(
+    target: Path,
+    parsed: Sequence[dict[str, float | str]],
+    labels: Sequence[int],
+    *,
+    name: str,
+    version: str,
+    alias: str | None,
+    trees: int,
+    depth: int,
+    source: str,
+) -> Bundle:
+    """Train on already-parsed records and write a verified bundle with the full metadata contract."""
+    matrix = features.encode(parsed)
+    y = np.asarray(labels, dtype=np.int64)
+    model_bytes, pipeline = train_onnx(matrix, y, trees=trees, depth=depth)
+    now = datetime.now(UTC).isoformat()
+    metadata = {
+        "model": {
+            "name": name,
+            "version": version,
+            "alias": alias,
+            "run_id": f"run-{name}-{version}",
+            "source": source,
+            "registry": "tests",
+        },
+        "created_at": now,
+        "downloaded_at": now,
+        "classes": classes_metadata(),
+        "input": {"name": INPUT_NAME, "feature_names": list(features.FEATURE_NAMES), "fields": features.schema()},
+        "metrics": {"train_accuracy": float((pipeline.predict(matrix) == y).mean()), "rows": len(y)},
+        "reference_profile": _reference_profile(parsed),
+        "parity": _parity(model_bytes, pipeline, matrix[:200]),
+    }
+    return _write_bundle(target, model_bytes, metadata)
+
+
+def build_tiny_bundle(
+    target: Path, *, name: str = "credit-score-classifier", version: str = "7", alias: str | None = "champion"
+) -> Bundle:
+    """A 20-tree, depth-6 forest on 1,500 synthetic applicants: real ONNX, a few hundred KB."""
+    parsed = []
+    for record in synthetic_records(1_500, seed=7):
+        values, problems = features.parse_record(record)
+        assert not problems
+        parsed.append(values)
+    labels = [rule_label(values) for values in parsed]
+    assert {code for code, _ in CLASSES} == set(labels), "every class must be present"
+    return write_model_bundle(
+        target, parsed, labels, name=name, version=version, alias=alias, trees=20, depth=6, source="synthetic"
+    )
+
+
+_BUILT: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of one tiny bundle, built once per session whichever test modules import it."""
+    if "tiny" not in _BUILT:
+        _BUILT["tiny"] = build_tiny_bundle(tmp_path_factory.mktemp("bundle") / "model").path
+    return _BUILT["tiny"]
