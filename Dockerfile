@@ -54,7 +54,7 @@ COPY --from=model /opt/model/ /
 
 FROM ${LAMBDA_BASE_IMAGE} AS runtime
 WORKDIR ${LAMBDA_TASK_ROOT}
-# Run-time requirements only (numpy, onnxruntime, powertools, boto3), beside the code in the task root.
+# Run-time requirements only (numpy, onnxruntime, boto3), beside the code in the task root.
 RUN --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \
     python -m pip install --no-cache-dir --disable-pip-version-check \
         --target "${LAMBDA_TASK_ROOT}" -r /tmp/requirements.txt

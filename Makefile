@@ -10,7 +10,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export DO_NOT_TRACK ?= true
 CAPTURE_URI ?= $(CURDIR)/capture
 
-.PHONY: demo test lint lint-infra format clean
+.PHONY: demo test lint lint-infra format serve bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,19 @@ demo: $(VENV)/.build-installed
 	$(BIN)/python -m credit_score.training train --synthetic 20000 --skip-if-registered
 	$(BIN)/python model_downloader.py --output model
 	CAPTURE_URI=$(CAPTURE_URI) $(BIN)/python test.py data.json
+
+PORT ?= 8080
+## serve: local HTTP API (API Gateway HTTP API shape) on 127.0.0.1:$(PORT); docs at /docs
+serve: $(VENV)/.build-installed
+	CAPTURE_URI=$(CAPTURE_URI) $(BIN)/python -m credit_score.serve --host 127.0.0.1 --port $(PORT) --model-dir model
+
+$(VENV)/.bench-installed: $(VENV)/.dev-installed requirements-bench.txt
+	$(PIP) install -q -r requirements-bench.txt
+	touch $@
+
+## bench: benchmark suite against the old design -> benchmarks/results/latest.{json,md}
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m benchmarks
 
 ## test: lint, then the whole test suite
 test: $(VENV)/.dev-installed lint

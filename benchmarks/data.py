@@ -1,0 +1,35 @@
+"""The shared Kaggle rows (``../shared/data/credit-score``) as the benchmarks use them."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+from credit_score.features import FIELDS, clean_value
+
+ROOT = Path(__file__).resolve().parents[1]
+CSV = ROOT.parent / "shared" / "data" / "credit-score" / "credit_score_august.csv"
+
+
+def csv_digest(path: Path = CSV) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def request_records(count: int, path: Path = CSV) -> list[dict[str, str]]:
+    """Real rows that pass strict validation, every value a string, as the API receives them."""
+    records: list[dict[str, str]] = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            values = {f.name: clean_value(f, row[f.name]) for f in FIELDS}
+            if all(value is not None for value in values.values()):
+                records.append({name: _text(value) for name, value in values.items()})
+                if len(records) == count:
+                    break
+    return records
+
+
+def _text(value: float | str) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

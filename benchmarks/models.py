@@ -1,0 +1,106 @@
+"""The two models under comparison, built once and cached: our ONNX bundle and the old joblib XGBoost.
+
+Our side uses ``model/`` when ``make demo`` has built it. Otherwise it is built the way production
+builds it, from the shared rows: ``credit_score.training`` (cleaning, encoding, customer-grouped
+80/20 split, ``build_pipeline`` with its defaults), ``credit_score.conversion`` (ONNX and the parity
+check) and ``bundle.write_bundle``; only the registry hop is skipped. The old model is XGBoost
+fitted on the same training rows. Both are scored on the same hold-out.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.data import CSV, ROOT, csv_digest
+from credit_score.bundle import BundleError, classes_metadata, load_bundle, write_bundle
+
+CACHE = Path(tempfile.gettempdir()) / "credit-score-bench"
+
+
+@dataclass(frozen=True)
+class Models:
+    bundle: Path
+    bundle_source: str
+    old_model: Path
+    quality: dict[str, Any]
+
+
+def prepare(cache: Path = CACHE, *, use_demo_model: bool = True) -> Models:
+    """Both models, trained on first use and cached under ``cache`` (keyed by the data's sha256)."""
+    folder = cache / csv_digest()[:16]
+    manifest = folder / "models.json"
+    demo = ROOT / "model"
+    if manifest.exists():
+        cached = Models(
+            **{**json.loads(manifest.read_text()), "bundle": folder / "bundle", "old_model": folder / "old.joblib"}
+        )
+        try:
+            load_bundle(cached.bundle)
+        except BundleError:
+            pass
+        else:
+            return _with_demo(cached, demo) if use_demo_model else cached
+    models = _build(folder)
+    manifest.write_text(
+        json.dumps({**asdict(models), "bundle": str(models.bundle), "old_model": str(models.old_model)})
+    )
+    return _with_demo(models, demo) if use_demo_model else models
+
+
+def _with_demo(models: Models, demo: Path) -> Models:
+    try:
+        load_bundle(demo)
+    except BundleError:
+        return models
+    return Models(demo, "model/ (built by make demo)", models.old_model, models.quality)
+
+
+def _build(folder: Path) -> Models:
+    from benchmarks.old_style import train as old_train
+    from credit_score import conversion
+    from credit_score.features import FEATURE_NAMES, schema
+    from credit_score.training.data import read_raw_csv, split, to_dataset
+    from credit_score.training.evaluate import classification_metrics
+    from credit_score.training.pipeline import build_pipeline, logged_params
+    from credit_score.training.profile import reference_profile
+
+    dataset = to_dataset(read_raw_csv(CSV))
+    training, evaluation = split(dataset, 0.2, 42)
+    pipeline = build_pipeline(42).fit(training.features, training.labels)
+    probabilities = pipeline.predict_proba(evaluation.features)
+    model_bytes = conversion.to_onnx(pipeline)
+    parity = conversion.require_parity(conversion.check_parity(pipeline, model_bytes, evaluation.features))
+    now = datetime.now(UTC).isoformat()
+    ours = classification_metrics(evaluation.labels, probabilities)
+    metadata = {
+        "model": {
+            "name": "credit-score-classifier",
+            "version": "bench",
+            "alias": None,
+            "run_id": "benchmark",
+            "source": "benchmarks/models.py",
+            "registry": "none",
+        },
+        "created_at": now,
+        "downloaded_at": now,
+        "classes": classes_metadata(),
+        "input": {"name": "features", "feature_names": list(FEATURE_NAMES), "fields": schema()},
+        "metrics": {**ours, "params": logged_params(pipeline)},
+        "reference_profile": reference_profile(training.features, probabilities.argmax(axis=1)),
+        "parity": parity.as_metadata(),
+    }
+    bundle = write_bundle(folder / "bundle", model_bytes, metadata).path
+    old = old_train.fit(training.features, training.labels)
+    old_path = old_train.save(old, folder / "old.joblib")
+    quality = {
+        "rows": {"train": len(training), "evaluation": len(evaluation)},
+        "ours": ours,
+        "old": classification_metrics(evaluation.labels, old.predict_proba(evaluation.features)),
+    }
+    source = "built from the shared data with credit_score.training (build_pipeline defaults) + conversion.to_onnx"
+    return Models(bundle, source, old_path, quality)

@@ -1,0 +1,21 @@
+"""The old request encoding: 47 values in a list, parsed with ``float()``, one-hot by comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from credit_score.features import CATEGORICAL_FIELDS, NUMERIC_FIELDS
+
+NUMERIC_NAMES = tuple(f.name for f in NUMERIC_FIELDS)
+CATEGORIES = tuple((f.name, f.levels) for f in CATEGORICAL_FIELDS)
+WIDTH = len(NUMERIC_NAMES) + sum(len(levels) for _, levels in CATEGORIES)
+
+
+def encode_row(data: Mapping[str, Any]) -> list[float]:
+    """One record as the old handler built it; raises on any value ``float()`` refuses."""
+    row = [float(str(data[name]).strip().rstrip("_")) for name in NUMERIC_NAMES]
+    for name, levels in CATEGORIES:
+        value = data.get(name)
+        row.extend(1.0 if value == level else 0.0 for level in levels)
+    return row
