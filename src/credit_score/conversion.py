@@ -61,9 +61,10 @@ def to_onnx(pipeline: Any) -> bytes:
         reason = str(error).splitlines()[0] if str(error) else ""
         raise ConversionError(
             f"skl2onnx cannot convert {type(classifier).__name__} ({type(error).__name__}: {reason[:200]}); "
-            "register a RandomForest or GradientBoosting model instead"
+            "register a RandomForest, GradientBoosting or a soft vote of them instead"
         ) from None
     _rename_graph_io(model)
+    _drop_unused_initializers(model.graph)
     return model.SerializeToString()
 
 
@@ -152,3 +153,12 @@ def _rename_graph_io(model: Any) -> None:
     for node in graph.node:
         node.input[:] = [renames.get(name, name) for name in node.input]
         node.output[:] = [renames.get(name, name) for name in node.output]
+
+
+def _drop_unused_initializers(graph: Any) -> None:
+    """skl2onnx leaves constants no node reads (a voting model's ``classes_ind``); ONNX Runtime warns on each load."""
+    used = {name for node in graph.node for name in node.input}
+    kept = [initializer for initializer in graph.initializer if initializer.name in used]
+    if len(kept) != len(graph.initializer):
+        del graph.initializer[:]
+        graph.initializer.extend(kept)
