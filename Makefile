@@ -10,7 +10,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export DO_NOT_TRACK ?= true
 CAPTURE_URI ?= $(CURDIR)/capture
 
-.PHONY: demo test lint lint-infra format serve bench clean
+.PHONY: demo test lint lint-infra format serve bench drift clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,13 @@ $(VENV)/.bench-installed: $(VENV)/.dev-installed requirements-bench.txt
 ## bench: benchmark suite against the old design -> benchmarks/results/latest.{json,md}
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.emf
+
+## drift: drift report of the local capture against model/'s reference profile -> drift-report/
+## (exit codes 1-3 are verdicts, not failures: warn, alert, insufficient data)
+drift: $(VENV)/.build-installed
+	$(BIN)/python -m credit_score.drift --capture $(CAPTURE_URI) --bundle model \
+		--html drift-report/report.html --json drift-report/report.json $(DRIFT_ARGS) || [ $$? -lt 4 ]
 
 ## test: lint, then the whole test suite
 test: $(VENV)/.dev-installed lint
@@ -61,4 +68,4 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .mlflow model capture .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mlflow model capture drift-report .pytest_cache .ruff_cache .hypothesis

@@ -19,6 +19,7 @@ import pytest
 from credit_score import features
 from credit_score.bundle import CLASSES, INPUT_NAME, LABEL_OUTPUT, PROBABILITIES_OUTPUT, Bundle, classes_metadata
 from credit_score.bundle import write_bundle as _write_bundle
+from credit_score.training.profile import reference_profile
 
 _NUMERIC_RANGES: dict[str, tuple[float, float]] = {
     "Age": (18, 70),
@@ -75,50 +76,20 @@ def rule_label(values: dict[str, float | str]) -> int:
     return 2
 
 
-def _reference_profile(records: Sequence[dict[str, float | str]]) -> dict[str, Any]:
-    numeric = {}
-    for field in features.NUMERIC_FIELDS:
-        column = np.array([r[field.name] for r in records if r.get(field.name) is not None], dtype=float)
-        numeric[field.name] = {
-            "missing": len(records) - len(column),
-            "mean": float(column.mean()),
-            "std": float(column.std()),
-            "quantiles": {str(q): float(np.quantile(column, q)) for q in (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)},
-        }
-    categorical = {}
-    for field in features.CATEGORICAL_FIELDS:
-        counts = {level: 0 for level in field.levels}
-        for record in records:
-            if record.get(field.name) is not None:
-                counts[str(record[field.name])] += 1
-        categorical[field.name] = {level: count / len(records) for level, count in counts.items()}
-    return {"rows": len(records), "numeric": numeric, "categorical": categorical}
-
-
 def train_onnx(matrix: np.ndarray, labels: np.ndarray, *, trees: int, depth: int, seed: int = 0) -> tuple[bytes, Any]:
-    """Fit Pipeline(median imputer, random forest) and convert it to the bundle's ONNX contract."""
-    from skl2onnx import to_onnx
+    """Fit Pipeline(median imputer, random forest) and convert it as the downloader does."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
+
+    from credit_score.conversion import to_onnx
 
     classifier = RandomForestClassifier(
         n_estimators=trees, max_depth=depth, min_samples_leaf=3, class_weight="balanced_subsample", random_state=seed
     )
     pipeline = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)), ("rf", classifier)])
     pipeline.fit(matrix, labels)
-    onnx_model = to_onnx(pipeline, matrix[:1], options={id(classifier): {"zipmap": False}}, target_opset=17)
-    renames = {
-        onnx_model.graph.input[0].name: INPUT_NAME,
-        onnx_model.graph.output[0].name: LABEL_OUTPUT,
-        onnx_model.graph.output[1].name: PROBABILITIES_OUTPUT,
-    }
-    for node in onnx_model.graph.node:
-        node.input[:] = [renames.get(name, name) for name in node.input]
-        node.output[:] = [renames.get(name, name) for name in node.output]
-    for value in (*onnx_model.graph.input, *onnx_model.graph.output):
-        value.name = renames.get(value.name, value.name)
-    return onnx_model.SerializeToString(), pipeline
+    return to_onnx(pipeline), pipeline
 
 
 def _parity(model_bytes: bytes, pipeline: Any, matrix: np.ndarray) -> dict[str, Any]:
@@ -145,11 +116,12 @@ def write_model_bundle(
     trees: int,
     depth: int,
     source: str,
+    seed: int = 0,
 ) -> Bundle:
     """Train on already-parsed records and write a verified bundle with the full metadata contract."""
     matrix = features.encode(parsed)
     y = np.asarray(labels, dtype=np.int64)
-    model_bytes, pipeline = train_onnx(matrix, y, trees=trees, depth=depth)
+    model_bytes, pipeline = train_onnx(matrix, y, trees=trees, depth=depth, seed=seed)
     now = datetime.now(UTC).isoformat()
     metadata = {
         "model": {
@@ -165,7 +137,7 @@ def write_model_bundle(
         "classes": classes_metadata(),
         "input": {"name": INPUT_NAME, "feature_names": list(features.FEATURE_NAMES), "fields": features.schema()},
         "metrics": {"train_accuracy": float((pipeline.predict(matrix) == y).mean()), "rows": len(y)},
-        "reference_profile": _reference_profile(parsed),
+        "reference_profile": reference_profile(matrix, pipeline.predict(matrix)),
         "parity": _parity(model_bytes, pipeline, matrix[:200]),
     }
     return _write_bundle(target, model_bytes, metadata)

@@ -42,12 +42,17 @@ BINS = 10
 _DIGITS = 6
 
 
-def bin_fractions(values: np.ndarray, edges: Sequence[float]) -> list[float]:
-    """Fractions of the present (non-NaN) ``values`` per bin of ``edges``; all zero when none is present."""
+def bin_counts(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """How many of the present (non-NaN) ``values`` fall in each bin of ``edges``."""
     present = values[~np.isnan(values)]
-    counts = np.bincount(
+    return np.bincount(
         np.searchsorted(np.asarray(edges, dtype=np.float64), present, side="right"), minlength=len(edges) + 1
     )
+
+
+def bin_fractions(values: np.ndarray, edges: Sequence[float]) -> list[float]:
+    """Fractions of the present (non-NaN) ``values`` per bin of ``edges``; all zero when none is present."""
+    counts = bin_counts(values, edges)
     total = counts.sum()
     return [round(float(count / total), _DIGITS) if total else 0.0 for count in counts]
 

@@ -1,0 +1,234 @@
+"""The drift report as one self-contained HTML page: inline CSS and SVG, no script, no external resource.
+
+Drawn from the JSON summary (``report.summary``): a PSI bar chart with the warn and alert lines, the
+prediction mix per day beside the reference mix, then per field the reference and current shares of
+every bin. Every text is escaped; there is nothing in it but aggregates.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+COLOURS = {"none": "#2e7d32", "warn": "#e08600", "alert": "#c62828", "insufficient_data": "#757575"}
+CLASS_COLOURS = {"Poor": "#d84315", "Standard": "#1e88e5", "Good": "#43a047"}
+REFERENCE_COLOUR = "#9e9e9e"
+CURRENT_COLOUR = "#1565c0"
+_STYLE = """
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#212121;margin:24px;background:#fafafa}
+main{max-width:1140px;margin:auto}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}h3{font-size:15px;margin:0 0 4px}
+.verdict{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff;font-weight:600;font-size:13px}
+table{border-collapse:collapse;background:#fff}td,th{padding:4px 10px;border-bottom:1px solid #e0e0e0;text-align:right}
+td:first-child,th:first-child{text-align:left}
+.facts td{text-align:left}
+.panels{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+.panel{background:#fff;border:1px solid #e0e0e0;border-radius:6px;padding:10px}
+.muted{color:#616161;font-size:12px}
+.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:-1px}
+svg{display:block;background:#fff}
+"""
+
+
+def _verdict(verdict: str) -> str:
+    return f'<span class="verdict" style="background:{COLOURS[verdict]}">{escape(verdict.replace("_", " "))}</span>'
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _p_value(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2g}" if value > 0 else "< 1e-300"  # below the smallest double
+
+
+def _psi_chart(rows: list[dict[str, Any]], warn: float, alert: float) -> str:
+    """One horizontal bar per comparison, coloured by verdict, over dashed threshold lines."""
+    label_width, width, row, top = 210, 760, 22, 24
+    largest = max((r["psi"] or 0.0 for r in rows), default=0.0)
+    scale = max(alert * 1.6, min(largest * 1.05, alert * 4))
+    height = top + row * len(rows) + 10
+
+    def x(value: float) -> float:
+        return label_width + min(value, scale) / scale * width
+
+    parts = [f'<svg width="{label_width + width + 90}" height="{height}" role="img" aria-label="PSI per feature">']
+    for name, value in (("warn", warn), ("alert", alert)):
+        parts.append(
+            f'<line x1="{x(value):.1f}" y1="{top - 6}" x2="{x(value):.1f}" y2="{height - 6}" '
+            f'stroke="{COLOURS[name]}" stroke-width="1.5" stroke-dasharray="5 4"/>'
+            f'<text x="{x(value):.1f}" y="{top - 10}" font-size="11" text-anchor="middle" fill="{COLOURS[name]}">'
+            f"{name} {value:g}</text>"
+        )
+    for index, entry in enumerate(rows):
+        y = top + index * row
+        value = entry["psi"]
+        parts.append(
+            f'<text x="{label_width - 8}" y="{y + 15}" font-size="12" text-anchor="end">{escape(entry["name"])}</text>'
+        )
+        if value is not None:
+            parts.append(
+                f'<rect x="{label_width}" y="{y + 4}" width="{max(x(value) - label_width, 1):.1f}" height="{row - 8}" '
+                f'fill="{COLOURS[entry["verdict"]]}"><title>{escape(entry["name"])}: PSI {value:.4f}</title></rect>'
+            )
+        marker = "&rsaquo;" if value is not None and value > scale else ""
+        parts.append(f'<text x="{x(value or 0.0) + 6:.1f}" y="{y + 15}" font-size="11">{_number(value)}{marker}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _mix_chart(reference: dict[str, float], by_day: dict[str, dict[str, int]]) -> str:
+    """100 % stacked columns: the reference mix, then one column per day of the window."""
+    labels = list(reference)
+    columns = [("reference", reference)] + [
+        (day, {label: counts[label] / max(sum(counts.values()), 1) for label in labels})
+        for day, counts in by_day.items()
+    ]
+    left, top, height, width = 40, 10, 220, 1000
+    step = width / len(columns)
+    every = max(1, round(len(columns) / 20))
+    parts = [f'<svg width="{left + width + 20}" height="{top + height + 50}" role="img" aria-label="prediction mix">']
+    for tick in (0, 25, 50, 75, 100):
+        y = top + height - tick / 100 * height
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + width}" y2="{y:.1f}" stroke="#eeeeee"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{tick}%</text>'
+        )
+    for index, (name, shares) in enumerate(columns):
+        x = left + index * step + step * 0.1
+        bottom = top + height
+        for label in labels:
+            size = shares[label] * height
+            bottom -= size
+            parts.append(
+                f'<rect x="{x:.1f}" y="{bottom:.1f}" width="{step * 0.8:.1f}" height="{size:.1f}" '
+                f'fill="{CLASS_COLOURS.get(label, "#607d8b")}"><title>{escape(name)} {escape(label)}: '
+                f"{100 * shares[label]:.1f} %</title></rect>"
+            )
+        if index == 0 or index % every == 0:
+            text = "ref" if index == 0 else name[5:]
+            parts.append(
+                f'<text x="{x + step * 0.4:.1f}" y="{top + height + 14}" font-size="10" text-anchor="middle">'
+                f"{escape(text)}</text>"
+            )
+    parts.append("</svg>")
+    legend = "".join(
+        f'<span style="background:{CLASS_COLOURS.get(label, "#607d8b")}"></span>{escape(label)}' for label in labels
+    )
+    return "".join(parts) + f'<div class="legend muted">{legend}</div>'
+
+
+def _bins_chart(bins: list[dict[str, Any]]) -> str:
+    """Grouped columns: reference (grey) and current (blue) share of each bin."""
+    if not bins:
+        return '<p class="muted">no reference values: the training rows had none</p>'
+    left, top, width, height, bottom_margin = 36, 8, 500, 120, 92
+    peak = max((max(b["reference"], b["current"]) for b in bins), default=0.0) or 1.0
+    step = width / len(bins)
+    bar = step * 0.38
+    parts = [f'<svg width="{left + width + 10}" height="{top + height + bottom_margin}" role="img">']
+    for tick in (0.0, 0.5, 1.0):
+        y = top + height - tick * height
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + width}" y2="{y:.1f}" stroke="#eeeeee"/>'
+            f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="9" text-anchor="end">{100 * tick * peak:.0f}%</text>'
+        )
+    for index, entry in enumerate(bins):
+        x = left + index * step + step * 0.12
+        label = escape(entry["label"])
+        for offset, key, colour in ((0.0, "reference", REFERENCE_COLOUR), (bar, "current", CURRENT_COLOUR)):
+            size = entry[key] / peak * height
+            parts.append(
+                f'<rect x="{x + offset:.1f}" y="{top + height - size:.1f}" width="{bar:.1f}" height="{size:.1f}" '
+                f'fill="{colour}"><title>{label} {key}: {100 * entry[key]:.1f} %</title></rect>'
+            )
+        short = entry["label"] if len(entry["label"]) <= 24 else entry["label"][:23] + "…"
+        anchor_x, anchor_y = x + bar, top + height + 10
+        parts.append(
+            f'<text x="{anchor_x:.1f}" y="{anchor_y}" font-size="9" text-anchor="end" '
+            f'transform="rotate(-35 {anchor_x:.1f} {anchor_y})">{escape(short)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _panel(entry: dict[str, Any]) -> str:
+    quality = [f"{entry['rows']:,} values compared"]
+    if entry.get("missing_share") is not None:
+        quality.append(
+            f"missing {_share(entry['missing_share'])} (reference {_share(entry['reference_missing_share'])})"
+        )
+    if entry.get("unknown_share") is not None:
+        quality.append(
+            f"Unknown {_share(entry['unknown_share'])} (reference {_share(entry['reference_unknown_share'])})"
+        )
+    if entry.get("p_value") is not None:
+        quality.append(f"χ² {entry['chi2']:.1f}, dof {entry['dof']}, p {_p_value(entry['p_value'])}")
+    return (
+        f'<div class="panel"><h3>{escape(entry["name"])} {_verdict(entry["verdict"])} '
+        f'<span class="muted">PSI {_number(entry["psi"])}</span></h3>'
+        f'<div class="muted">{escape("; ".join(quality))}</div>{_bins_chart(entry["bins"])}</div>'
+    )
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "<tr><th>feature</th><th>kind</th><th>values</th><th>PSI</th><th>χ²</th><th>p-value</th>"
+        "<th>verdict</th><th>missing</th><th>ref. missing</th><th>Unknown</th><th>ref. Unknown</th></tr>"
+    )
+    body = "".join(
+        f"<tr><td>{escape(r['name'])}</td><td>{escape(r['kind'])}</td><td>{r['rows']:,}</td>"
+        f"<td>{_number(r['psi'])}</td><td>{_number(r.get('chi2'), 1)}</td><td>{_p_value(r.get('p_value'))}</td>"
+        f"<td>{_verdict(r['verdict'])}</td><td>{_share(r.get('missing_share'))}</td>"
+        f"<td>{_share(r.get('reference_missing_share'))}</td><td>{_share(r.get('unknown_share'))}</td>"
+        f"<td>{_share(r.get('reference_unknown_share'))}</td></tr>"
+        for r in rows
+    )
+    return f"<table>{head}{body}</table>"
+
+
+def render(document: dict[str, Any]) -> str:
+    """The page for one report document (``report.summary``)."""
+    features = document["features"]
+    mix = document["prediction_mix"]
+    comparisons = [*features, mix]
+    thresholds = document["thresholds"]
+    counts = document["counts"]
+    window = document["window"]
+    reference = document["reference"]
+    facts = {
+        "window": f"{window['since']} to {window['until']} (end excluded)",
+        "capture": document["capture"],
+        "reference": f"{reference.get('source', '')} — model {reference.get('model', '-')} "
+        f"version {reference.get('version', '-')}, {reference.get('rows', '-')} training rows",
+        "records compared": f"{counts['compared']:,} (files {counts['files']:,}, lines {counts['lines']:,}, "
+        f"duplicates {counts['duplicates']:,}, malformed {counts['malformed']:,}, outside the window "
+        f"{counts['outside_window']:,}, other model {counts['other_model']:,})",
+        "model versions seen": ", ".join(f"{v}: {n:,}" for v, n in document["versions"].items()) or "-",
+        "thresholds": f"warn PSI ≥ {thresholds['warn']:g}, alert PSI ≥ {thresholds['alert']:g}, "
+        f"at least {thresholds['min_rows']:,} values",
+        "generated": document["generated_at"],
+    }
+    facts_html = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in facts.items())
+    reference_mix = {b["label"]: b["reference"] for b in mix["bins"]}
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Drift report {escape(window['since'][:10])} to {escape(window['until'][:10])}</title>"
+        f"<style>{_STYLE}</style></head><body><main>"
+        f"<h1>Drift report {_verdict(document['verdict'])}</h1>"
+        f'<table class="facts">{facts_html}</table>'
+        f"<h2>Population stability index</h2>{_psi_chart(comparisons, thresholds['warn'], thresholds['alert'])}"
+        f"<h2>Prediction mix per day {_verdict(mix['verdict'])}</h2>{_mix_chart(reference_mix, mix['by_day'])}"
+        f"<h2>Summary</h2>{_table(comparisons)}"
+        f'<h2>Distributions</h2><div class="legend muted"><span style="background:{REFERENCE_COLOUR}"></span>'
+        f'reference<span style="background:{CURRENT_COLOUR}"></span>current</div>'
+        f'<div class="panels">{"".join(_panel(entry) for entry in comparisons)}</div>'
+        "</main></body></html>\n"
+    )
