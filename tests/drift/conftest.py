@@ -11,20 +11,19 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-from moto.server import ThreadedMotoServer
 
 from credit_score.capture import capture_records, object_key
 from credit_score.model import Prediction
 from credit_score.payload import validate
 from tests.support.bundles import synthetic_records
 from tests.support.drift_bundles import drift_bundle, population, predict_through_handler  # noqa: F401
+from tests.support.moto import aws_fixture, moto_endpoint_fixture  # noqa: F401 - fixtures
 
 POPULATION = 2_000
 SHIFTED = frozenset({"Annual_Income", "Num_of_Delayed_Payment", "Credit_Mix"})
@@ -95,29 +94,3 @@ def write_hive(root: Path, days: list[int], per_file: int, files_per_day: int, *
             target.write_bytes(lines(records))
         written[day] = per_file * files_per_day
     return written
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> str:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    return moto_endpoint

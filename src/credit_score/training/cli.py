@@ -74,26 +74,20 @@ def _train(args: argparse.Namespace) -> int:
     if args.data is not None:
         from credit_score.training.data import read_raw_csv
 
-        result = train(
-            read_raw_csv(args.data),
-            model_name=name,
-            tracking_uri=args.tracking_uri,
-            experiment=args.experiment,
-            seed=args.seed,
-            eval_fraction=args.eval_fraction,
-            force_champion=args.force_champion,
-            data_label=args.data.name,
-        )
+        data, synthetic_rows = read_raw_csv(args.data), None
     else:
-        result = train(
-            synthetic_rows=DEFAULT_SYNTHETIC_ROWS if args.synthetic is None else args.synthetic,
-            model_name=name,
-            tracking_uri=args.tracking_uri,
-            experiment=args.experiment,
-            seed=args.seed,
-            eval_fraction=args.eval_fraction,
-            force_champion=args.force_champion,
-        )
+        data, synthetic_rows = None, DEFAULT_SYNTHETIC_ROWS if args.synthetic is None else args.synthetic
+    result = train(
+        data,
+        synthetic_rows,
+        model_name=name,
+        tracking_uri=args.tracking_uri,
+        experiment=args.experiment,
+        seed=args.seed,
+        eval_fraction=args.eval_fraction,
+        force_champion=args.force_champion,
+        data_label=args.data.name if args.data is not None else None,
+    )
     figures = ", ".join(f"{key} {value:.4f}" for key, value in result.metrics.items() if isinstance(value, float))
     print(
         f"run {result.run_id}: registered '{result.model_name}' version {result.version} "
