@@ -23,23 +23,11 @@ from credit_score.logs import Log
 from credit_score.metrics import Metrics
 from credit_score.service import MODEL_RETRY_SECONDS, Service
 from tests.support.bundles import synthetic_records, tiny_bundle  # noqa: F401
+from tests.support.events import POST_EVENTS
 
 ROOT = Path(__file__).parents[1]
 EVENTS = Path(__file__).parent / "events"
 SEED = json.loads((ROOT / "data.json").read_text())
-POST_EVENTS = [
-    "rest_api_post.json",
-    "rest_api_post_base64.json",
-    "http_api_post.json",
-    "http_api_post_base64.json",
-    "function_url_post.json",
-    "function_url_post_base64.json",
-    "alb_post.json",
-    "alb_post_base64.json",
-    "alb_multi_value_post.json",
-    "direct.json",
-    "direct_legacy_body.json",
-]
 HEALTH_EVENTS = ["rest_api_get_health.json", "http_api_get_health.json", "alb_get_health.json"]
 
 
@@ -500,7 +488,7 @@ def fuzz_events():
     )
     shaped = st.builds(
         lambda base, extra: {**load(base), **extra},
-        st.sampled_from(POST_EVENTS + HEALTH_EVENTS),
+        st.sampled_from([*POST_EVENTS, *HEALTH_EVENTS]),
         st.dictionaries(field_names, json_values, max_size=3),
     )
     return st.one_of(

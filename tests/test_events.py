@@ -20,6 +20,7 @@ from credit_score.events import (
     detect,
     safe_request_id,
 )
+from tests.support.events import BODY_EVENTS
 
 EVENTS = Path(__file__).parent / "events"
 SEED = json.loads((Path(__file__).parents[1] / "data.json").read_text())
@@ -57,21 +58,7 @@ def test_given_real_shaped_event_when_detected_then_its_source(name, source):
     assert type(detect(load(name))) is source
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "rest_api_post.json",
-        "rest_api_post_base64.json",
-        "http_api_post.json",
-        "http_api_post_base64.json",
-        "function_url_post.json",
-        "function_url_post_base64.json",
-        "alb_post.json",
-        "alb_post_base64.json",
-        "alb_multi_value_post.json",
-        "direct_legacy_body.json",
-    ],
-)
+@pytest.mark.parametrize("name", BODY_EVENTS)
 def test_given_post_event_when_read_then_body_decodes_to_the_seed_payload(name):
     request = detect(load(name)).request(LIMIT)
     assert request.method == "POST"
