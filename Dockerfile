@@ -61,6 +61,6 @@ RUN --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \
 COPY src/ ${LAMBDA_TASK_ROOT}/
 COPY --from=model /opt/model/ ${LAMBDA_TASK_ROOT}/model/
 # Refuse to produce an image around a bundle that fails verification; the handler checks it again at start.
-RUN python -c "from credit_score.bundle import load_bundle; b = load_bundle('${LAMBDA_TASK_ROOT}/model'); print('bundle', b.name, b.version)"
+RUN python -c "from credit_score.contract.bundle import load_bundle; b = load_bundle('${LAMBDA_TASK_ROOT}/model'); print('bundle', b.name, b.version)"
 ENV MODEL_DIR=${LAMBDA_TASK_ROOT}/model
 CMD ["app.handler"]

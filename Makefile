@@ -3,20 +3,21 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
-export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 export LOCAL_REGISTRY_DIR ?= $(CURDIR)/.mlflow
 # MLflow 3 reports usage to outside servers unless told not to.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 export DO_NOT_TRACK ?= true
 CAPTURE_URI ?= $(CURDIR)/capture
 
-.PHONY: demo test lint lint-infra format serve bench drift clean
+.PHONY: demo test test-fast lint-imports lint lint-infra format serve bench drift clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.build-installed: requirements.txt requirements-build.txt | $(BIN)/python
+# The pinned requirements, then this package (editable, console scripts) without resolving anything more.
+$(VENV)/.build-installed: requirements.txt requirements-build.txt pyproject.toml | $(BIN)/python
 	$(PIP) install -q -r requirements-build.txt
+	$(PIP) install -q --no-deps -e .
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.build-installed requirements-dev.txt
@@ -25,14 +26,14 @@ $(VENV)/.dev-installed: $(VENV)/.build-installed requirements-dev.txt
 
 ## demo: train a demo model into the local registry (if it holds none), build model/, predict data.json
 demo: $(VENV)/.build-installed
-	$(BIN)/python -m credit_score.training train --synthetic 20000 --skip-if-registered
+	$(BIN)/credit-score-train --synthetic 20000 --skip-if-registered
 	$(BIN)/python model_downloader.py --output model
 	CAPTURE_URI=$(CAPTURE_URI) $(BIN)/python test.py data.json
 
 PORT ?= 8080
 ## serve: local HTTP API (API Gateway HTTP API shape) on 127.0.0.1:$(PORT); docs at /docs
 serve: $(VENV)/.build-installed
-	CAPTURE_URI=$(CAPTURE_URI) $(BIN)/python -m credit_score.serve --host 127.0.0.1 --port $(PORT) --model-dir model
+	CAPTURE_URI=$(CAPTURE_URI) $(BIN)/credit-score-serve --host 127.0.0.1 --port $(PORT) --model-dir model
 
 $(VENV)/.bench-installed: $(VENV)/.dev-installed requirements-bench.txt
 	$(PIP) install -q -r requirements-bench.txt
@@ -46,17 +47,25 @@ bench: $(VENV)/.bench-installed
 ## drift: drift report of the local capture against model/'s reference profile -> drift-report/
 ## (exit codes 1-3 are verdicts, not failures: warn, alert, insufficient data)
 drift: $(VENV)/.build-installed
-	$(BIN)/python -m credit_score.drift --capture $(CAPTURE_URI) --bundle model \
+	$(BIN)/credit-score-drift --capture $(CAPTURE_URI) --bundle model \
 		--html drift-report/report.html --json drift-report/report.json $(DRIFT_ARGS) || [ $$? -lt 4 ]
 
-## test: lint, then the whole test suite
+## test: lint, then the whole test suite (what .ci/run calls)
 test: $(VENV)/.dev-installed lint
 	$(BIN)/python -m pytest
 
+## test-fast: the inner loop: unit and functional tests, no real servers, no heavy variants
+test-fast: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -q -m "not slow and not integration and not image" 
+
 ## lint: ruff, then the workflow, Dockerfile and SAM template linters
-lint: $(VENV)/.dev-installed lint-infra
+lint: $(VENV)/.dev-installed lint-infra lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## lint-imports: the houses' import direction (pyproject.toml, [tool.importlinter])
+lint-imports: $(VENV)/.dev-installed
+	$(BIN)/lint-imports
 
 lint-infra: $(VENV)/.dev-installed
 	$(BIN)/actionlint

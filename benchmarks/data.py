@@ -6,7 +6,7 @@ import csv
 import hashlib
 from pathlib import Path
 
-from credit_score.features import FIELDS, clean_value
+from credit_score.contract.fields import FIELDS, clean_value
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT.parent / "shared" / "data" / "credit-score" / "credit_score_august.csv"

@@ -6,7 +6,7 @@
 Records are shaped exactly as the handler captures them (``capture.capture_records``) from real rows
 of ``../shared/data/credit-score`` (synthetic demo rows when that file is absent), each with its own
 inference id, spread over the hour partitions of ``--days`` days. The reference profile comes from
-other rows of the same source. Each size runs ``python -m credit_score.drift`` in a fresh process;
+other rows of the same source. Each size runs ``python -m credit_score.monitoring`` in a fresh process;
 peak RSS is that process's ``ru_maxrss``, so a flat RSS across sizes shows the memory is bounded.
 """
 
@@ -29,11 +29,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from credit_score import features  # noqa: E402
-from credit_score.capture import capture_records, object_key  # noqa: E402
-from credit_score.model import Prediction  # noqa: E402
-from credit_score.payload import validate  # noqa: E402
-from credit_score.training.profile import reference_profile  # noqa: E402
+from credit_score.contract import fields as features  # noqa: E402
+from credit_score.contract.profile import reference_profile  # noqa: E402
+from credit_score.runtime.capture import capture_records, object_key  # noqa: E402
+from credit_score.runtime.model import Prediction  # noqa: E402
+from credit_score.runtime.payload import validate  # noqa: E402
 
 MODEL, VERSION = "credit-score-classifier", "1"
 LABELS = ("Poor", "Standard", "Good")
@@ -46,7 +46,7 @@ def source_rows(count: int) -> list[dict[str, str]]:
 
     if CSV.is_file():
         return request_records(count)
-    from credit_score.training.synthetic import generate
+    from credit_score.build.training.synthetic import generate
 
     frame = generate(count * 2, seed=3)
     rows = []
@@ -106,11 +106,11 @@ def generate(folder: Path, files: int, per_file: int, days: int, tails: list[str
 
 
 def run_job(folder: Path, reference: Path, days: int) -> tuple[float, float, int, dict]:
-    """Seconds, peak RSS (MB), exit code and report of one ``python -m credit_score.drift`` process."""
+    """Seconds, peak RSS (MB), exit code and report of one ``python -m credit_score.monitoring`` process."""
     report = folder.parent / "report.json"
     until = (START + timedelta(days=days - 1)).date().isoformat()
     command = [
-        sys.executable, "-m", "credit_score.drift", "--capture", str(folder), "--reference", str(reference),
+        sys.executable, "-m", "credit_score.monitoring", "--capture", str(folder), "--reference", str(reference),
         "--since", START.date().isoformat(), "--until", until, "--json", str(report),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 
 from benchmarks.worker import quiet
-from credit_score.features import NUMERIC_FIELDS
-from credit_score.metrics import FEATURE_PREFIX, Metrics
+from credit_score.contract.fields import NUMERIC_FIELDS
+from credit_score.runtime.metrics import FEATURE_PREFIX, Metrics
 
 ROW = [40.0, 100000.0, 8000.0, 2.0, 4.0, 10.0, 2.0, 4.0, 11.0, 6.0, 3.0, 2000.0, 30.0, 200.0, 50.0, 250.0, 400.0]
 

@@ -1,8 +1,8 @@
 """The two models under comparison, built once and cached: our ONNX bundle and the old joblib XGBoost.
 
 Our side uses ``model/`` when ``make demo`` has built it. Otherwise it is built the way production
-builds it, from the shared rows: ``credit_score.training`` (cleaning, encoding, customer-grouped
-80/20 split, ``build_pipeline`` with its defaults), ``credit_score.conversion`` (ONNX and the parity
+builds it, from the shared rows: ``credit_score.build.training`` (cleaning, encoding, customer-grouped
+80/20 split, ``build_pipeline`` with its defaults), ``credit_score.build.conversion`` (ONNX and the parity
 check) and ``bundle.write_bundle``; only the registry hop is skipped. The old model is XGBoost
 fitted on the same training rows. Both are scored on the same hold-out.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.data import CSV, ROOT, csv_digest
-from credit_score.bundle import BundleError, classes_metadata, load_bundle, write_bundle
+from credit_score.contract.bundle import BundleError, classes_metadata, load_bundle, write_bundle
 
 CACHE = Path(tempfile.gettempdir()) / "credit-score-bench"
 
@@ -62,12 +62,12 @@ def _with_demo(models: Models, demo: Path) -> Models:
 
 def _build(folder: Path) -> Models:
     from benchmarks.old_style import train as old_train
-    from credit_score import conversion
-    from credit_score.features import FEATURE_NAMES, schema
-    from credit_score.training.data import read_raw_csv, split, to_dataset
-    from credit_score.training.evaluate import classification_metrics
-    from credit_score.training.pipeline import build_pipeline, logged_params
-    from credit_score.training.profile import reference_profile
+    from credit_score.build import conversion
+    from credit_score.build.training.data import read_raw_csv, split, to_dataset
+    from credit_score.build.training.evaluate import classification_metrics
+    from credit_score.build.training.pipeline import build_pipeline, logged_params
+    from credit_score.contract.fields import FEATURE_NAMES, schema
+    from credit_score.contract.profile import reference_profile
 
     dataset = to_dataset(read_raw_csv(CSV))
     training, evaluation = split(dataset, 0.2, 42)
@@ -102,5 +102,7 @@ def _build(folder: Path) -> Models:
         "ours": ours,
         "old": classification_metrics(evaluation.labels, old.predict_proba(evaluation.features)),
     }
-    source = "built from the shared data with credit_score.training (build_pipeline defaults) + conversion.to_onnx"
+    source = (
+        "built from the shared data with credit_score.build.training (build_pipeline defaults) + conversion.to_onnx"
+    )
     return Models(bundle, source, old_path, quality)

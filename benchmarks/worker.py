@@ -57,7 +57,7 @@ def load_handler(side: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
 
 def http_event(payload: dict[str, Any]) -> dict[str, Any]:
-    from credit_score.serve import build_event
+    from credit_score.devtools.serve import build_event
 
     return build_event("POST", "/predict", [("content-type", "application/json")], json.dumps(payload).encode())
 

@@ -1,9 +1,9 @@
 """AWS Lambda entry point: ``app.handler``.
 
-A thin adapter: the container's :class:`~credit_score.service.Service` is built on the first
+A thin adapter: the container's :class:`~credit_score.runtime.service.Service` is built on the first
 invocation (settings read once, model loaded once), never at import, so importing this module needs
-neither AWS nor a model bundle. See ``credit_score.service`` for routes and the model lifecycle and
-``credit_score.config`` for the environment variables.
+neither AWS nor a model bundle. See ``credit_score.runtime.service`` for routes and the model lifecycle and
+``credit_score.runtime.config`` for the environment variables.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from credit_score.config import Settings
-from credit_score.errors import ConfigError
-from credit_score.events import detect
-from credit_score.logs import Log
-from credit_score.service import Service
+from credit_score.runtime.config import Settings
+from credit_score.runtime.errors import ConfigError
+from credit_score.runtime.events import detect
+from credit_score.runtime.logs import Log
+from credit_score.runtime.service import Service
 
 _service: Service | None = None
 

@@ -576,7 +576,7 @@ def test_given_dockerfile_the_checker_cannot_read_when_parsed_then_refused(text:
         "requirements-build.txt",
         "model_downloader.py",
         "src/app.py",
-        "src/credit_score/bundle.py",
+        "src/credit_score/contract/bundle.py",
         "model/model.onnx",
         "model/metadata.json",
     ],

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from cfnlint.decode import decode_str
 
-from credit_score import config
+from credit_score.runtime import config
 from tests.test_dockerfile import declared_names, flag_options, parse, split_flags
 
 ROOT = Path(__file__).resolve().parent.parent

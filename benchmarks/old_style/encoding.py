@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from credit_score.features import CATEGORICAL_FIELDS, NUMERIC_FIELDS
+from credit_score.contract.fields import CATEGORICAL_FIELDS, NUMERIC_FIELDS
 
 NUMERIC_NAMES = tuple(f.name for f in NUMERIC_FIELDS)
 CATEGORIES = tuple((f.name, f.levels) for f in CATEGORICAL_FIELDS)

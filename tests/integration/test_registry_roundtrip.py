@@ -13,12 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from credit_score.bundle import MODEL_FILE, BundleError, load_bundle
-from credit_score.training import synthetic
-from credit_score.training.train import TrainResult, train
+from credit_score.build.training import synthetic
+from credit_score.build.training.train import TrainResult, train
+from credit_score.contract.bundle import MODEL_FILE, BundleError, load_bundle
 from tests.support.mlflow_server import mlflow_server_fixture, registry_env_fixture  # noqa: F401 - fixtures
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 NAME = "roundtrip-classifier"
 GOOD = {"forest__n_estimators": 20, "forest__max_depth": 8, "boosting__n_estimators": 30}
 WEAK = {"forest__n_estimators": 1, "forest__max_depth": 1, "boosting__n_estimators": 1, "boosting__max_depth": 1}

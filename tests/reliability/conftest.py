@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import app
-from credit_score.config import Settings
+from credit_score.runtime.config import Settings
 from tests.support.bundles import tiny_bundle  # noqa: F401 - the session fixture, re-exported
 
 

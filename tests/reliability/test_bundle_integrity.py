@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from credit_score.bundle import METADATA_FILE, MODEL_FILE
-from credit_score.errors import GENERIC_MESSAGE
-from credit_score.serve import make_server
-from credit_score.service import Service
+from credit_score.contract.bundle import METADATA_FILE, MODEL_FILE
+from credit_score.devtools.serve import make_server
+from credit_score.runtime.errors import GENERIC_MESSAGE
+from credit_score.runtime.service import Service
 from tests.reliability.conftest import Context, captured_stdout, handler_for, json_lines, settings_for
 from tests.support.bundles import synthetic_records
 

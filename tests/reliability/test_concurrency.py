@@ -14,7 +14,6 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +22,8 @@ from benchmarks.local_aws import LocalAws, new_bucket, read_bucket
 from benchmarks.old_style.daily_csv import append_line, count_lines
 from tests.reliability.conftest import Context, captured_stdout, handler_for, json_lines, settings_for
 from tests.support.bundles import synthetic_records
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 INVOCATIONS = 50
 RECORDS_PER_INVOCATION = 2
 

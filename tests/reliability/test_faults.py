@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.local_aws import INTERNAL_ERROR, SLOW_DOWN, UNAVAILABLE, Call, Fault, LocalAws, new_bucket, read_bucket
-from credit_score import capture
+from credit_score.runtime import capture
 from tests.reliability.conftest import Context, captured_stdout, handler_for, json_lines, settings_for
 from tests.support.bundles import synthetic_records
 

@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credit_score import features
-from credit_score.features import FIELDS, PROBLEM_KINDS
+from credit_score.contract import fields as features
+from credit_score.contract.fields import FIELDS, PROBLEM_KINDS
 from tests.reliability.conftest import Context, handler_for, settings_for
+from tests.support.paths import EVENTS
 
 MARKER = "Zq7mark"
-EVENTS = Path(__file__).resolve().parents[1] / "events"
 TEMPLATES = {
     name: json.loads((EVENTS / f"{name}.json").read_text())
     for name in ("http_api_post", "function_url_post", "rest_api_post", "alb_post", "alb_multi_value_post")

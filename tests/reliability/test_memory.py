@@ -8,7 +8,7 @@ import os
 import resource
 from pathlib import Path
 
-from credit_score.serve import build_event
+from credit_score.devtools.serve import build_event
 from tests.reliability.conftest import Context, handler_for, settings_for
 from tests.support.bundles import synthetic_records
 

@@ -1,6 +1,6 @@
 """schemathesis against the local server: every documented operation, positive and negative data.
 
-The server (``credit_score.serve``) runs on a free port of 127.0.0.1 in a thread, in front of the
+The server (``credit_score.devtools.serve``) runs on a free port of 127.0.0.1 in a thread, in front of the
 real handler and the tiny bundle. schemathesis reads the same document the server publishes at
 ``/openapi.json`` (checked below) and runs all its checks but three, left out on purpose:
 
@@ -23,9 +23,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from credit_score import openapi
-from credit_score.serve import Server, make_server
-from credit_score.service import Service
+from credit_score.devtools import openapi
+from credit_score.devtools.serve import Server, make_server
+from credit_score.runtime.service import Service
 from tests.reliability.conftest import settings_for
 
 MAX_BATCH = 20

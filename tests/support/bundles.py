@@ -16,10 +16,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from credit_score import features
-from credit_score.bundle import CLASSES, INPUT_NAME, LABEL_OUTPUT, PROBABILITIES_OUTPUT, Bundle, classes_metadata
-from credit_score.bundle import write_bundle as _write_bundle
-from credit_score.training.profile import reference_profile
+from credit_score.contract import fields as features
+from credit_score.contract.bundle import (
+    CLASSES,
+    INPUT_NAME,
+    LABEL_OUTPUT,
+    PROBABILITIES_OUTPUT,
+    Bundle,
+    classes_metadata,
+)
+from credit_score.contract.bundle import write_bundle as _write_bundle
+from credit_score.contract.profile import reference_profile
 
 _NUMERIC_RANGES: dict[str, tuple[float, float]] = {
     "Age": (18, 70),
@@ -82,7 +89,7 @@ def train_onnx(matrix: np.ndarray, labels: np.ndarray, *, trees: int, depth: int
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
 
-    from credit_score.conversion import to_onnx
+    from credit_score.build.conversion import to_onnx
 
     classifier = RandomForestClassifier(
         n_estimators=trees, max_depth=depth, min_samples_leaf=3, class_weight="balanced_subsample", random_state=seed

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 import app
-from credit_score import features
-from credit_score.bundle import Bundle
-from credit_score.config import Settings
+from credit_score.contract import fields as features
+from credit_score.contract.bundle import Bundle
+from credit_score.runtime.config import Settings
 from tests.support.bundles import rule_label, synthetic_records, write_model_bundle
 
 TRAINING_ROWS = 3_000

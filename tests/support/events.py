@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-EVENTS = Path(__file__).resolve().parents[1] / "events"
+from tests.support.paths import EVENTS
+
 # Every event that carries the seed payload to be predicted; ``direct.json`` is the payload itself.
 POST_EVENTS = tuple(sorted(path.name for path in EVENTS.glob("*.json") if "get_health" not in path.name))
 BODY_EVENTS = tuple(name for name in POST_EVENTS if name != "direct.json")

@@ -19,7 +19,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 
-from credit_score.features import CATEGORICAL_FIELDS, FEATURE_NAMES, NUMERIC_FIELDS
+from credit_score.contract.fields import CATEGORICAL_FIELDS, FEATURE_NAMES, NUMERIC_FIELDS
 
 PARITY_ROWS = 1200
 # What skops must be told to trust to load a fitted forest; the registry is ours.

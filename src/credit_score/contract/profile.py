@@ -1,0 +1,95 @@
+"""The reference profile of the training data: what "normal" input looked like, for drift checks later.
+
+Stored as ``bundle/reference_profile.json`` in the training run and copied into the bundle's
+metadata. Format (version 1), computed on the encoded training matrix::
+
+    {
+      "format_version": 1,
+      "rows": 8009,                          # training rows profiled
+      "numeric": {                           # the 17 numeric fields
+        "Age": {
+          "edges": [22.0, 26.0, ...],        # inner bin edges: training deciles, duplicates removed
+          "fractions": [0.09, 0.11, ...],    # len(edges) + 1 fractions of the present values
+          "missing": 0.024                   # fraction of rows without a usable value
+        }, ...
+      },
+      "categorical": {                       # the 4 categorical fields
+        "Credit_Mix": {
+          "frequencies": {"Bad": 0.19, "Standard": 0.36, "Good": 0.24, "Unknown": 0.21},
+          "missing": 0.0                     # rows with no level at all (all one-hot columns zero)
+        }, ...
+      },
+      "prediction_mix": {"Poor": 0.27, "Standard": 0.55, "Good": 0.18}   # labels predicted on eval rows
+    }
+
+Bin ``i`` holds the values ``v`` with ``edges[i-1] <= v < edges[i]`` (the first bin is open below,
+the last open above): :func:`bin_fractions` applies this to new values. Numbers only, never rows.
+numpy only, so a drift job can import it without the training stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from credit_score.contract.bundle import CLASSES
+from credit_score.contract.fields import CATEGORICAL_FIELDS, FEATURE_NAMES, NUMERIC_FIELDS
+
+FORMAT_VERSION = 1
+BINS = 10
+_DIGITS = 6
+
+
+def bin_counts(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """How many of the present (non-NaN) ``values`` fall in each bin of ``edges``."""
+    present = values[~np.isnan(values)]
+    return np.bincount(
+        np.searchsorted(np.asarray(edges, dtype=np.float64), present, side="right"), minlength=len(edges) + 1
+    )
+
+
+def bin_fractions(values: np.ndarray, edges: Sequence[float]) -> list[float]:
+    """Fractions of the present (non-NaN) ``values`` per bin of ``edges``; all zero when none is present."""
+    counts = bin_counts(values, edges)
+    total = counts.sum()
+    return [round(float(count / total), _DIGITS) if total else 0.0 for count in counts]
+
+
+def _numeric_profile(values: np.ndarray) -> dict[str, Any]:
+    present = values[~np.isnan(values)]
+    missing = 1.0 - len(present) / len(values)
+    if not len(present):
+        return {"edges": [], "fractions": [0.0], "missing": round(missing, _DIGITS)}
+    quantiles = np.quantile(present.astype(np.float64), np.linspace(0, 1, BINS + 1)[1:-1])
+    edges = [round(float(edge), _DIGITS) for edge in np.unique(quantiles)]
+    return {"edges": edges, "fractions": bin_fractions(values, edges), "missing": round(missing, _DIGITS)}
+
+
+def reference_profile(features: np.ndarray, eval_predictions: np.ndarray) -> dict[str, Any]:
+    """Profile the encoded training rows and the class mix predicted for the evaluation rows."""
+    if features.ndim != 2 or features.shape[1] != len(FEATURE_NAMES) or not len(features):
+        raise ValueError(f"expected a non-empty encoded matrix with {len(FEATURE_NAMES)} columns")
+    numeric = {
+        f.name: _numeric_profile(features[:, column].astype(np.float64)) for column, f in enumerate(NUMERIC_FIELDS)
+    }
+    categorical: dict[str, Any] = {}
+    column = len(NUMERIC_FIELDS)
+    for f in CATEGORICAL_FIELDS:
+        block = features[:, column : column + len(f.levels)]
+        column += len(f.levels)
+        shares = block.mean(axis=0)
+        categorical[f.name] = {
+            "frequencies": {level: round(float(share), _DIGITS) for level, share in zip(f.levels, shares, strict=True)},
+            "missing": round(float((block.sum(axis=1) == 0).mean()), _DIGITS),
+        }
+    predictions = np.asarray(eval_predictions, dtype=np.int64)
+    mix = np.bincount(predictions, minlength=len(CLASSES)) / max(len(predictions), 1)
+    return {
+        "format_version": FORMAT_VERSION,
+        "rows": len(features),
+        "numeric": numeric,
+        "categorical": categorical,
+        "prediction_mix": {label: round(float(mix[code]), _DIGITS) for code, label in CLASSES},
+    }

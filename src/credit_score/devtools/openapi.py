@@ -1,0 +1,436 @@
+"""The OpenAPI 3.1 description of the HTTP API, built from the definitions the handler validates with.
+
+Field types, domains and categories come from :data:`credit_score.contract.fields.FIELDS`, the payload
+shapes from :data:`credit_score.runtime.payload.SHAPES`, error codes and statuses from the exception tree of
+:mod:`credit_score.runtime.errors` and class labels from :data:`credit_score.contract.bundle.CLASSES`, so the document
+cannot drift from what is served.
+
+JSON Schema describes the canonical spellings; the handler is more lenient, as the raw data demands
+(``"52312.68_"``, ``"22 Years and 1 Months"``, categories in any case, ``_`` placeholders meaning
+Unknown). A numeric field takes a JSON number inside its domain or a decimal string whose pattern
+admits exactly the numbers of that domain. Standard library only: it runs in the Lambda image.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from credit_score.contract.bundle import CLASSES
+from credit_score.contract.fields import FIELDS, PROBLEM_KINDS, Field
+from credit_score.runtime import errors
+from credit_score.runtime.payload import SHAPES
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1.0.0"
+EXAMPLE_RECORD: dict[str, str] = {
+    "Age": "40",
+    "Annual_Income": "100000",
+    "Monthly_Inhand_Salary": "8000",
+    "Num_Bank_Accounts": "2",
+    "Num_Credit_Card": "4",
+    "Interest_Rate": "10",
+    "Num_of_Loan": "2",
+    "Delay_from_due_date": "4",
+    "Num_of_Delayed_Payment": "11",
+    "Changed_Credit_Limit": "6",
+    "Num_Credit_Inquiries": "3",
+    "Outstanding_Debt": "2000",
+    "Credit_Utilization_Ratio": "30",
+    "Credit_History_Age": "200",
+    "Total_EMI_per_month": "50",
+    "Amount_invested_monthly": "250",
+    "Monthly_Balance": "400",
+    "Occupation": "Doctor",
+    "Credit_Mix": "Good",
+    "Payment_of_Min_Amount": "No",
+    "Payment_Behaviour": "High_spent_Large_value_payments",
+}
+_REF = "#/components/schemas/"
+_LABELS = [label for _, label in CLASSES]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+# ---------------------------------------------------------------- numeric strings as patterns
+
+
+def _digit_pieces(low: int, high: int) -> list[str]:
+    """Regex alternatives for the integers ``low..high`` (same digit count, ``low >= 0``), no leading zeros."""
+    pieces = []
+    while low <= high:
+        width, digits = 0, len(str(low))  # width: trailing digits left free
+        while width + 1 < digits and low % 10 ** (width + 1) == 0 and low + 10 ** (width + 1) - 1 <= high:
+            width += 1
+        step = 10**width
+        digit = low // step % 10
+        span = 1
+        while digit + span <= 9 and low + (span + 1) * step - 1 <= high:
+            span += 1
+        head = str(low // (step * 10)) if low >= step * 10 else ""
+        middle = str(digit) if span == 1 else f"[{digit}-{digit + span - 1}]"
+        tail = "[0-9]" if width == 1 else f"[0-9]{{{width}}}" if width else ""
+        pieces.append(head + middle + tail)
+        low += span * step
+    return pieces
+
+
+def integer_range_pattern(low: int, high: int) -> str:
+    """An unanchored regex group matching the decimal spellings of the integers ``low..high`` (``low >= 0``)."""
+    if low < 0 or low > high:
+        raise ValueError("integer_range_pattern needs 0 <= low <= high")
+    pieces: list[str] = []
+    digits = 1
+    while low <= high:
+        top = min(high, 10**digits - 1)
+        if low <= top:
+            pieces.extend(_digit_pieces(low, top))
+            low = top + 1
+        digits += 1
+    return "(?:" + "|".join(pieces) + ")"
+
+
+def _magnitude_pattern(limit: int, integer: bool) -> str:
+    """Spellings of magnitudes ``0..limit``: whole numbers (``7``, ``7.0``), else also decimals below ``limit``."""
+    if integer:
+        return integer_range_pattern(0, limit) + r"(?:\.0+)?"
+    if limit == 0:
+        return r"0(?:\.0+)?"
+    return rf"(?:{integer_range_pattern(0, limit - 1)}(?:\.[0-9]+)?|{limit}(?:\.0+)?)"
+
+
+def numeric_string_pattern(f: Field) -> str:
+    """An anchored regex for the plain decimal strings inside ``f``'s domain (whole-numbered bounds)."""
+    low, high = f.minimum, f.maximum
+    if low is None or high is None or not (low.is_integer() and high.is_integer()):
+        raise ValueError(f"{f.name} needs whole-numbered bounds to be described as a pattern")
+    low_int, high_int = int(low), int(high)
+    alternatives = []
+    if high_int >= 0:
+        if low_int <= 0:
+            alternatives.append(_magnitude_pattern(high_int, f.integer))
+        elif f.integer:
+            alternatives.append(integer_range_pattern(low_int, high_int) + r"(?:\.0+)?")
+        else:
+            alternatives.append(
+                rf"(?:{integer_range_pattern(low_int, high_int - 1)}(?:\.[0-9]+)?|{high_int}(?:\.0+)?)"
+                if high_int > low_int
+                else rf"{high_int}(?:\.0+)?"
+            )
+    if low_int < 0:
+        alternatives.append("-" + _magnitude_pattern(-low_int, f.integer))
+    return "^(?:" + "|".join(alternatives) + ")$"
+
+
+# ---------------------------------------------------------------- schemas
+
+
+def field_schema(f: Field) -> dict[str, Any]:
+    """The JSON Schema of one input field."""
+    if f.is_numeric:
+        unit = f" ({f.unit})" if f.unit else ""
+        number = {"type": "integer" if f.integer else "number", "minimum": f.minimum, "maximum": f.maximum}
+        string = {
+            "type": "string",
+            "pattern": numeric_string_pattern(f),
+            "description": "the same number written as a decimal string",
+        }
+        return {"description": f.description + unit, "oneOf": [number, string], "x-unit": f.unit}
+    unknown = " Unknown (or an empty/placeholder value) when not known." if f.allows_unknown else ""
+    return {"description": f.description + "." + unknown, "type": "string", "enum": list(f.levels)}
+
+
+def _record_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "One credit application: the 21 fields, each required. Other keys are ignored.",
+        "properties": {f.name: _ref(f"field.{f.name}") for f in FIELDS},
+        "required": [f.name for f in FIELDS],
+        "example": EXAMPLE_RECORD,
+    }
+
+
+def _batch_of(description: str, max_batch_size: int) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "description": description,
+        "items": _ref("Record"),
+        "minItems": 1,
+        "maxItems": max_batch_size,
+    }
+
+
+def _split_schema(max_batch_size: int) -> dict[str, Any]:
+    """MLflow's ``dataframe_split``; described in FIELDS order, though any column order is accepted."""
+    return {
+        "type": "object",
+        "description": "Columns (field names, any order) and rows of values in that order.",
+        "properties": {
+            "columns": {
+                "type": "array",
+                "prefixItems": [{"const": f.name} for f in FIELDS],
+                "minItems": len(FIELDS),
+                "maxItems": len(FIELDS),
+            },
+            "data": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": max_batch_size,
+                "items": {
+                    "type": "array",
+                    "prefixItems": [_ref(f"field.{f.name}") for f in FIELDS],
+                    "minItems": len(FIELDS),
+                    "maxItems": len(FIELDS),
+                },
+            },
+        },
+        "required": ["columns", "data"],
+        "additionalProperties": False,
+    }
+
+
+def _shape(key: str, value: dict[str, Any], title: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "title": title,
+        "properties": {key: value},
+        "required": [key],
+        "additionalProperties": False,
+    }
+
+
+def _payload_schemas(max_batch_size: int) -> dict[str, Any]:
+    shapes = {
+        "data": _batch_of("A batch of records, answered in order.", max_batch_size),
+        "dataframe_records": _batch_of("MLflow's dataframe_records: a batch of records.", max_batch_size),
+        "instances": _batch_of("MLflow's instances: a batch of records.", max_batch_size),
+        "dataframe_split": _split_schema(max_batch_size),
+    }
+    if set(shapes) != set(SHAPES):
+        raise RuntimeError("the payload shapes changed: describe them here")
+    return {
+        "SingleRequest": _shape("data", _ref("Record"), "One record"),
+        "BatchRequest": _shape("data", shapes["data"], "A batch under data"),
+        "DataframeRecordsRequest": _shape("dataframe_records", shapes["dataframe_records"], "MLflow dataframe_records"),
+        "InstancesRequest": _shape("instances", shapes["instances"], "MLflow instances"),
+        "DataframeSplitRequest": _shape("dataframe_split", shapes["dataframe_split"], "MLflow dataframe_split"),
+    }
+
+
+def _answer_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "prediction": {"type": "integer", "enum": [code for code, _ in CLASSES], "description": "class code"},
+            "label": {"type": "string", "enum": _LABELS},
+            "probabilities": {
+                "type": "object",
+                "description": "probability of each class, rounded to 6 decimals",
+                "properties": {label: {"type": "number", "minimum": 0, "maximum": 1} for label in _LABELS},
+                "required": _LABELS,
+                "additionalProperties": False,
+            },
+        },
+        "required": ["prediction", "label", "probabilities"],
+    }
+
+
+_SERVED_BY = {
+    "version": {"type": "string", "description": "registered model version"},
+    "model": {"type": "string", "description": "registered model name"},
+    "request_id": {"type": "string"},
+}
+
+
+def _response_schemas() -> dict[str, Any]:
+    answer = _answer_schema()
+    return {
+        "Prediction": {
+            "type": "object",
+            "properties": {**answer["properties"], **_SERVED_BY},
+            "required": [*answer["required"], *_SERVED_BY],
+        },
+        "Answer": answer,
+        "Predictions": {
+            "type": "object",
+            "properties": {"predictions": {"type": "array", "items": _ref("Answer")}, **_SERVED_BY},
+            "required": ["predictions", *_SERVED_BY],
+        },
+        "Health": {
+            "type": "object",
+            "properties": {
+                "status": {"const": "ok"},
+                "model": {"type": "string"},
+                "version": {"type": "string"},
+                "alias": {"type": ["string", "null"]},
+            },
+            "required": ["status", "model", "version", "alias"],
+        },
+        "Problem": {
+            "type": "object",
+            "description": "One field problem; never quotes the submitted value.",
+            "properties": {
+                "field": {"type": "string", "enum": [f.name for f in FIELDS]},
+                "index": {"type": "integer", "minimum": 0, "description": "record index in the request"},
+                "problem": {"type": "string", "enum": list(PROBLEM_KINDS)},
+                "message": {"type": "string"},
+            },
+            "required": ["field", "index", "problem", "message"],
+        },
+    }
+
+
+def error_codes() -> dict[int, list[str]]:
+    """Status → error codes, read from the exception tree of :mod:`credit_score.runtime.errors`."""
+    by_status: dict[int, list[str]] = {}
+    pending: list[type[errors.ServiceError]] = [errors.ServiceError]
+    while pending:
+        kind = pending.pop(0)
+        codes = by_status.setdefault(kind.status, [])
+        if kind.code not in codes:
+            codes.append(kind.code)
+        pending.extend(kind.__subclasses__())
+    return by_status
+
+
+def _error_schema(codes: list[str], *, details: bool = False) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "error": {"type": "string", "enum": codes},
+        "message": {"type": "string", "description": "written by the service; never quotes the request"},
+        "request_id": {"type": "string"},
+    }
+    required = ["error", "message", "request_id"]
+    if details:
+        properties["details"] = {"type": "array", "items": _ref("Problem"), "minItems": 1}
+        required.append("details")
+    return {"type": "object", "properties": properties, "required": required}
+
+
+_STATUS_TEXT = {
+    400: "Malformed JSON, base64 or payload shape",
+    404: "Unknown path",
+    405: "Method not allowed (see the Allow header)",
+    413: "Body over MAX_BODY_BYTES or more records than MAX_BATCH_SIZE",
+    422: "Field values out of their domain, of the wrong type, missing or unknown; every problem at once",
+    500: "Internal error or model unavailable; generic message, quote the request id",
+}
+
+
+_RESPONSE_NAMES = {
+    400: "BadRequest",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+    422: "ValidationFailed",
+    500: "InternalError",
+}
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    name = "ValidationError" if status == 422 else f"Error{status}"
+    response: dict[str, Any] = {
+        "description": _STATUS_TEXT[status],
+        "headers": {"X-Request-Id": _ref_header("X-Request-Id")},
+        "content": {"application/json": {"schema": _ref(name)}},
+    }
+    if status == 405:
+        response["headers"]["Allow"] = {"schema": {"type": "string"}, "description": "the allowed methods"}
+    return response
+
+
+def _response_ref(status: int) -> dict[str, str]:
+    return {"$ref": f"#/components/responses/{_RESPONSE_NAMES[status]}"}
+
+
+def _ref_header(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/headers/{name}"}
+
+
+def _predict_operation(max_batch_size: int, operation_id: str) -> dict[str, Any]:
+    shapes = ["SingleRequest", "BatchRequest", "DataframeRecordsRequest", "InstancesRequest", "DataframeSplitRequest"]
+    return {
+        "operationId": operation_id,
+        "summary": "Predict the credit score of one application or a batch",
+        "description": (
+            "One record under `data` gets one prediction; a list (`data`, MLflow's `dataframe_records`, "
+            f"`instances` or `dataframe_split`) of at most {max_batch_size} records gets `predictions` in order. "
+            "Numbers may be sent as JSON numbers or numeric strings; the raw data's spellings "
+            "(`52312.68_`, `22 Years and 1 Months`, `_` placeholders) are accepted too."
+        ),
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"oneOf": [_ref(name) for name in shapes]},
+                    "examples": {
+                        "single": {"summary": "one record", "value": {"data": EXAMPLE_RECORD}},
+                        "batch": {"summary": "a batch", "value": {"dataframe_records": [EXAMPLE_RECORD]}},
+                    },
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "The prediction (single record) or the predictions (batch)",
+                "headers": {
+                    "X-Request-Id": _ref_header("X-Request-Id"),
+                    "X-Model-Version": _ref_header("X-Model-Version"),
+                },
+                "content": {"application/json": {"schema": {"oneOf": [_ref("Prediction"), _ref("Predictions")]}}},
+            },
+            **{str(status): _response_ref(status) for status in (400, 405, 413, 422, 500)},
+        },
+    }
+
+
+def document(*, max_batch_size: int = 1000, max_body_bytes: int = 6 * 1024 * 1024) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API served by ``app.handler`` (and ``credit_score.devtools.serve``)."""
+    codes = error_codes()
+    schemas: dict[str, Any] = {f"field.{f.name}": field_schema(f) for f in FIELDS}
+    schemas["Record"] = _record_schema()
+    schemas.update(_payload_schemas(max_batch_size))
+    schemas.update(_response_schemas())
+    for status in (400, 404, 405, 413, 500):
+        schemas[f"Error{status}"] = _error_schema(codes[status])
+    schemas["ValidationError"] = _error_schema(codes[422], details=True)
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Credit score prediction",
+            "version": API_VERSION,
+            "description": (
+                "Predicts Poor (0), Standard (1) or Good (2) for credit applications. POST on any path "
+                "predicts; GET /health describes the model; a GET on any other path is answered 404 (NotFound) "
+                f"and any other method 405 (MethodNotAllowed). Bodies up to {max_body_bytes} bytes. "
+                "Validation problems are reported all at once, "
+                "per field and record, without echoing the values."
+            ),
+        },
+        "paths": {
+            "/predict": {"post": _predict_operation(max_batch_size, "predict")},
+            "/": {"post": _predict_operation(max_batch_size, "predictAtRoot")},
+            "/health": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "The served model",
+                    "responses": {
+                        "200": {
+                            "description": "The model is loaded and serving",
+                            "headers": {"X-Request-Id": _ref_header("X-Request-Id")},
+                            "content": {"application/json": {"schema": _ref("Health")}},
+                        },
+                        "500": _response_ref(500),
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": schemas,
+            "responses": {name: _error_response(status) for status, name in _RESPONSE_NAMES.items()},
+            "headers": {
+                "X-Request-Id": {"schema": {"type": "string"}, "description": "quote it when reporting a problem"},
+                "X-Model-Version": {"schema": {"type": "string"}, "description": "the model version that answered"},
+            },
+        },
+    }

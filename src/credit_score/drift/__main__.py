@@ -1,5 +1,0 @@
-import sys
-
-from credit_score.drift.cli import main
-
-sys.exit(main())

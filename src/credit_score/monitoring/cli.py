@@ -1,0 +1,164 @@
+"""``python -m credit_score.monitoring``: drift report of captured predictions against the reference profile.
+
+    python -m credit_score.monitoring --capture s3://bucket/prefix | PATH
+        [--since DATE] [--until DATE] [--model-name NAME] [--model-version V]
+        [--bundle model | --reference FILE] [--warn 0.1] [--alert 0.25] [--min-rows 500]
+        [--html report.html] [--json report.json] [--publish-metrics emf|cloudwatch]
+
+Dates are UTC: ``YYYY-MM-DD`` (``--until`` inclusive) or ISO date-times (``--until`` exclusive); by
+default the last 7 days up to and including today. Exit codes: 0 no drift, 1 warn, 2 alert,
+3 insufficient data (fewer than ``--min-rows`` records), 4 usage or I/O error. The report files are
+written before metrics are published. Nothing printed or written contains a record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from credit_score.contract.bundle import BundleError, load_bundle
+from credit_score.monitoring import publish
+from credit_score.monitoring.html import render
+from credit_score.monitoring.reader import CaptureError, CaptureReader, Window, open_store, parse_bound
+from credit_score.monitoring.report import EXIT_CODES, summary, write_json, write_text
+from credit_score.monitoring.stats import Counts, Reference, Thresholds, evaluate
+
+EXIT_ERROR = 4
+DEFAULT_DAYS = 7
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Usage errors share the I/O errors' code: 2 means alert here, not argparse's usage error."""
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError("must be positive")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m credit_score.monitoring", description=__doc__.splitlines()[0])
+    parser.add_argument("--capture", required=True, help="s3://bucket/prefix (Hive or Firehose layout) or a folder")
+    parser.add_argument("--since", help="first day (YYYY-MM-DD) or instant; default: 7 days before --until")
+    parser.add_argument("--until", help="last day (inclusive) or end instant (exclusive); default: today")
+    parser.add_argument("--model-name", help="only this registered model's records")
+    parser.add_argument("--model-version", help="only this model version's records (and partitions)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--bundle", default="model", help="model bundle holding the reference profile (model)")
+    source.add_argument("--reference", help="reference_profile.json, or a bundle's metadata.json")
+    parser.add_argument("--warn", type=_positive(float), default=0.1, help="PSI of a warning (0.1)")
+    parser.add_argument("--alert", type=_positive(float), default=0.25, help="PSI of an alert (0.25)")
+    parser.add_argument("--min-rows", type=_positive(int), default=500, help="fewest values for a verdict (500)")
+    parser.add_argument("--html", type=Path, help="write the HTML report here")
+    parser.add_argument("--json", type=Path, help="write the JSON summary here")
+    parser.add_argument("--publish-metrics", choices=("emf", "cloudwatch"), help="per-feature drift metrics")
+    parser.add_argument("--metrics-namespace", default=publish.DEFAULT_NAMESPACE, help="CloudWatch namespace")
+    parser.add_argument("--workers", type=_positive(int), default=8, help="objects fetched concurrently (8)")
+    parser.add_argument("--page-size", type=_positive(int), default=1000, help="keys per ListObjectsV2 page")
+    parser.add_argument(
+        "--dedup-window", type=_positive(int), default=100_000, help="records within which copies are dropped (100000)"
+    )
+    return parser
+
+
+def load_reference(bundle: str | None, reference: str | None) -> tuple[Reference, dict[str, Any]]:
+    """The profile from a reference file (profile or metadata.json) or a verified bundle, and its origin."""
+    if reference:
+        document = json.loads(Path(reference).read_text(encoding="utf-8"))
+        model = document.get("model", {}) if isinstance(document, dict) else {}
+        profile = document.get("reference_profile", document) if isinstance(document, dict) else document
+        origin = {"source": f"file {reference}", "model": model.get("name"), "version": model.get("version")}
+    else:
+        loaded = load_bundle(bundle or "model")
+        profile = loaded.metadata.get("reference_profile")
+        origin = {"source": f"bundle {bundle}", "model": loaded.name, "version": loaded.version}
+    parsed = Reference.from_profile(profile)
+    return parsed, {**origin, "rows": parsed.rows}
+
+
+def window_from(args: argparse.Namespace, now: datetime) -> Window:
+    end = parse_bound(args.until or f"{now:%Y-%m-%d}", end=True)
+    return Window(parse_bound(args.since, end=False) if args.since else end - timedelta(days=DEFAULT_DAYS), end)
+
+
+def _summary_lines(document: dict[str, Any]) -> list[str]:
+    counts = document["counts"]
+    window = document["window"]
+    lines = [
+        f"drift {document['verdict'].upper()}: {counts['compared']:,} records from {window['since']} to "
+        f"{window['until']} ({counts['files']:,} files, {counts['duplicates']:,} duplicates, "
+        f"{counts['malformed']:,} malformed, {counts['outside_window']:,} outside the window)"
+    ]
+    for entry in [*document["features"], document["prediction_mix"]]:
+        psi = "-" if entry["psi"] is None else f"{entry['psi']:.4f}"
+        lines.append(f"  {entry['verdict']:<17} {entry['name']:<26} PSI {psi:>8}  values {entry['rows']:,}")
+    return lines
+
+
+def run(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
+    """Read the window, compare it with the reference, and return the report document."""
+    thresholds = Thresholds(warn=args.warn, alert=args.alert, min_rows=args.min_rows)
+    window = window_from(args, now)
+    reference, origin = load_reference(args.bundle, args.reference)
+    store = open_store(args.capture, page_size=args.page_size)
+    reader = CaptureReader(
+        store,
+        window,
+        model_name=args.model_name,
+        model_version=args.model_version,
+        workers=args.workers,
+        dedup_window=args.dedup_window,
+    )
+    counts = Counts(reference)
+    for chunk in reader.chunks():
+        counts.add(chunk)
+    drift = evaluate(counts, thresholds)
+    return summary(
+        drift,
+        window=window,
+        scan=reader.counts,
+        thresholds=thresholds,
+        capture=args.capture,
+        reference=origin,
+        model_filter={"name": args.model_name, "version": args.model_version},
+        generated_at=now,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    now = datetime.now(UTC)
+    try:
+        document = run(args, now)
+        if args.json:
+            write_json(document, args.json)
+        if args.html:
+            write_text(render(document), args.html)
+        print("\n".join(_summary_lines(document)))
+        if args.publish_metrics == "emf":
+            print("\n".join(publish.emf_lines(document, namespace=args.metrics_namespace, timestamp=now)))
+        elif args.publish_metrics == "cloudwatch":
+            sent = publish.put_metric_data(document, namespace=args.metrics_namespace, timestamp=now)
+            print(f"published {sent} metric values to CloudWatch namespace {args.metrics_namespace}")
+    except (CaptureError, BundleError, ValueError, OSError) as error:
+        print(f"drift: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:  # a bug or an AWS fault: where it happened, never a value
+        where = [f"{f.filename}:{f.lineno}" for f in traceback.extract_tb(error.__traceback__)[-3:]]
+        print(f"drift: error: {type(error).__name__} at {', '.join(where)}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_CODES[document["verdict"]]

@@ -1,0 +1,383 @@
+"""Drift statistics: bounded counts of captured records, compared with the training reference profile.
+
+Population Stability Index over the reference bins: ``PSI = sum((c_i - r_i) * ln(c_i / r_i))`` with ``c``
+the current and ``r`` the reference shares. Every share is floored at ``EPSILON`` first, so an empty bin
+costs a large but finite amount instead of infinity. Numeric fields use the profile's decile bins over
+present values (the bin rule of :func:`credit_score.contract.profile.bin_counts`); categorical fields
+their levels, ``Unknown`` included since the model sees it as a level; the prediction mix the three
+classes. Reference shares are renormalised to sum to 1 (categorical frequencies are shares of all rows).
+
+The verdict comes from the PSI alone: ``alert`` at or above ``Thresholds.alert``, ``warn`` at or above
+``Thresholds.warn``, else ``none``; ``insufficient_data`` when fewer than ``Thresholds.min_rows`` values
+were compared. The chi-square goodness-of-fit test (categorical fields and the prediction mix) is
+reported beside it, not used for the verdict: with thousands of rows its p-value rejects shifts far too
+small to matter, and the reference is itself a finite sample, so PSI is the measure of size.
+Missing values and the ``Unknown`` share are data quality, reported next to the reference's shares.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+
+from credit_score.contract.bundle import CLASSES
+from credit_score.contract.fields import CATEGORICAL_FIELDS, NUMERIC_FIELDS, UNKNOWN
+from credit_score.contract.profile import FORMAT_VERSION, bin_counts
+
+EPSILON = 1e-4
+NONE, WARN, ALERT, INSUFFICIENT = "none", "warn", "alert", "insufficient_data"
+SEVERITY = {INSUFFICIENT: -1, NONE: 0, WARN: 1, ALERT: 2}
+PREDICTION = "prediction"
+LABELS = tuple(label for _, label in CLASSES)
+# One chunk is held in memory at once; the bound keeps memory flat whatever the volume.
+MAX_CHUNK = 100_000
+
+
+class ProfileError(ValueError):
+    """The reference profile is missing, of another format, or does not cover the 21 fields."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    warn: float = 0.1
+    alert: float = 0.25
+    min_rows: int = 500
+
+    def __post_init__(self) -> None:
+        if not 0 < self.warn < self.alert:
+            raise ValueError("thresholds must satisfy 0 < warn < alert")
+        if self.min_rows < 1:
+            raise ValueError("the minimum sample size must be at least 1")
+
+    def verdict(self, psi: float | None, rows: int) -> str:
+        if psi is None or rows < self.min_rows:
+            return INSUFFICIENT
+        if psi >= self.alert:
+            return ALERT
+        return WARN if psi >= self.warn else NONE
+
+
+@dataclass(frozen=True)
+class NumericReference:
+    edges: tuple[float, ...]
+    shares: tuple[float, ...]
+    missing: float
+
+
+@dataclass(frozen=True)
+class CategoricalReference:
+    levels: tuple[str, ...]
+    shares: tuple[float, ...]
+    unknown: float | None  # share of all rows; None for fields without an Unknown bucket
+    missing: float
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference profile (format of ``training/profile.py``), checked once against the 21 fields."""
+
+    rows: int
+    numeric: dict[str, NumericReference]
+    categorical: dict[str, CategoricalReference]
+    prediction: tuple[float, ...]
+
+    @classmethod
+    def from_profile(cls, profile: Any) -> Reference:
+        if not isinstance(profile, Mapping) or profile.get("format_version") != FORMAT_VERSION:
+            raise ProfileError(f"expected a reference profile with format_version {FORMAT_VERSION}")
+        try:
+            numeric = {f.name: _numeric_reference(profile["numeric"][f.name]) for f in NUMERIC_FIELDS}
+            categorical = {
+                f.name: _categorical_reference(profile["categorical"][f.name], f.levels, f.allows_unknown)
+                for f in CATEGORICAL_FIELDS
+            }
+            mix = profile["prediction_mix"]
+            prediction = _normalised([float(mix[label]) for label in LABELS])
+            rows = int(profile["rows"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ProfileError(f"reference profile incomplete or malformed near {error}") from None
+        return cls(rows, numeric, categorical, prediction)
+
+
+def _normalised(values: Sequence[float]) -> tuple[float, ...]:
+    total = math.fsum(values)
+    if any(v < 0 or not math.isfinite(v) for v in values) or total <= 0:
+        raise ValueError("shares")
+    return tuple(v / total for v in values)
+
+
+def _numeric_reference(entry: Mapping[str, Any]) -> NumericReference:
+    edges = tuple(float(e) for e in entry["edges"])
+    fractions = [float(f) for f in entry["fractions"]]
+    if len(fractions) != len(edges) + 1 or list(edges) != sorted(edges):
+        raise ValueError("edges")
+    # No shares when the training rows had no value at all (the profile's empty-edges case).
+    shares = _normalised(fractions) if math.fsum(fractions) > 0 else ()
+    return NumericReference(edges, shares, float(entry["missing"]))
+
+
+def _categorical_reference(entry: Mapping[str, Any], levels: tuple[str, ...], unknown: bool) -> CategoricalReference:
+    frequencies = entry["frequencies"]
+    if set(frequencies) != set(levels):
+        raise ValueError("levels")
+    shares = _normalised([float(frequencies[level]) for level in levels])
+    return CategoricalReference(
+        levels, shares, float(frequencies[UNKNOWN]) if unknown else None, float(entry["missing"])
+    )
+
+
+_NUMERIC = tuple(f.name for f in NUMERIC_FIELDS)
+_CATEGORICAL = tuple(f.name for f in CATEGORICAL_FIELDS)
+_numeric_row = itemgetter(*_NUMERIC)
+_categorical_row = itemgetter(*_CATEGORICAL)
+
+
+def _numbers(inputs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The numeric fields as an (n, 17) float64 matrix; NaN where absent, not a number, or not finite.
+
+    One C-level conversion of every row's tuple; a chunk with any odd value takes the slow path.
+    """
+    try:
+        matrix = np.array([_numeric_row(entry) for entry in inputs], dtype=np.float64)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        matrix = np.array([[_number(entry.get(name)) for name in _NUMERIC] for entry in inputs], dtype=np.float64)
+    matrix = matrix.reshape(len(inputs), len(_NUMERIC))
+    matrix[~np.isfinite(matrix)] = np.nan
+    return matrix
+
+
+_NOT_A_STRING = object()
+
+
+def _level(value: Any) -> object:
+    """Strings count by level; anything else (the handler never captures one) as an unexpected value."""
+    return value if value is None or isinstance(value, str) else _NOT_A_STRING
+
+
+def _categories(inputs: Sequence[Mapping[str, Any]]) -> list[Counter[Any]]:
+    """Value counts of each categorical field (None where absent)."""
+    try:
+        columns = list(zip(*map(_categorical_row, inputs), strict=True)) or [()] * len(_CATEGORICAL)
+    except KeyError:
+        columns = [tuple(entry.get(name) for entry in inputs) for name in _CATEGORICAL]
+    counters = []
+    for column in columns:
+        try:
+            counters.append(Counter(column))
+        except TypeError:  # a list or an object where a string belongs
+            counters.append(Counter(map(_level, column)))
+    return counters
+
+
+def _number(value: Any) -> float:
+    """What numpy's conversion does to one value, with NaN instead of an error."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+
+
+@dataclass
+class Counts:
+    """Everything the comparison needs and nothing more: bin, level and class counts, never records.
+
+    Memory is fixed by the profile (a few counters per field) plus one class counter per day.
+    """
+
+    reference: Reference
+    rows: int = 0
+    bins: dict[str, np.ndarray] = field(init=False)
+    missing: Counter[str] = field(default_factory=Counter)
+    levels: dict[str, Counter[str]] = field(init=False)
+    other: Counter[str] = field(default_factory=Counter)
+    by_day: dict[str, np.ndarray] = field(default_factory=dict)
+    versions: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.bins = {name: np.zeros(len(ref.edges) + 1, np.int64) for name, ref in self.reference.numeric.items()}
+        self.levels = {name: Counter() for name in self.reference.categorical}
+
+    def add(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Count one chunk of validated capture records (see ``reader``) of at most MAX_CHUNK."""
+        if len(records) > MAX_CHUNK:
+            raise ValueError(f"chunks are limited to {MAX_CHUNK} records")
+        inputs = [record["input"] for record in records]
+        self.rows += len(records)
+        matrix = _numbers(inputs)
+        for index, name in enumerate(_NUMERIC):
+            column = matrix[:, index]
+            present = int(np.count_nonzero(~np.isnan(column)))
+            self.missing[name] += len(column) - present
+            if present:
+                self.bins[name] += bin_counts(column, self.reference.numeric[name].edges)
+        for name, counts in zip(_CATEGORICAL, _categories(inputs), strict=True):
+            levels = self.reference.categorical[name].levels
+            self.missing[name] += counts.pop(None, 0)
+            for level, count in counts.items():
+                if isinstance(level, str) and level in levels:
+                    self.levels[name][level] += count
+                else:
+                    self.other[name] += count
+        for (day, code), count in Counter((r["timestamp"][:10], r["prediction"]) for r in records).items():
+            if day not in self.by_day:
+                self.by_day[day] = np.zeros(len(LABELS), np.int64)
+            self.by_day[day][code] += count
+        self.versions.update(str(r.get("model_version")) for r in records)
+
+
+def psi(current: Sequence[float], reference: Sequence[float], epsilon: float = EPSILON) -> float:
+    """PSI of two share vectors over the same bins, each share floored at ``epsilon``."""
+    total = 0.0
+    for c, r in zip(current, reference, strict=True):
+        c, r = max(c, epsilon), max(r, epsilon)
+        total += (c - r) * math.log(c / r)
+    return total
+
+
+def chi_square(counts: Sequence[int], reference: Sequence[float], epsilon: float = EPSILON) -> tuple[float, int, float]:
+    """Goodness of fit of ``counts`` to the reference shares: (statistic, degrees of freedom, p-value)."""
+    from scipy.stats import chi2
+
+    n = sum(counts)
+    expected = [n * max(r, epsilon) for r in reference]
+    statistic = math.fsum((o - e) ** 2 / e for o, e in zip(counts, expected, strict=True))
+    dof = len(counts) - 1
+    return statistic, dof, float(chi2.sf(statistic, dof))
+
+
+@dataclass(frozen=True)
+class Bin:
+    label: str
+    reference: float
+    current: float
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """The comparison of one field (or of the prediction mix) with its reference."""
+
+    name: str
+    kind: str  # numeric, categorical or prediction
+    rows: int
+    psi: float | None
+    verdict: str
+    bins: tuple[Bin, ...]
+    chi2: float | None = None
+    dof: int | None = None
+    p_value: float | None = None
+    missing_share: float | None = None
+    reference_missing_share: float | None = None
+    unknown_share: float | None = None
+    reference_unknown_share: float | None = None
+    other_share: float | None = None
+
+
+@dataclass(frozen=True)
+class Drift:
+    rows: int
+    verdict: str
+    features: tuple[FeatureDrift, ...]
+    prediction: FeatureDrift
+    by_day: dict[str, dict[str, int]]
+    versions: dict[str, int]
+
+
+def _shares(counts: Sequence[int]) -> list[float]:
+    total = sum(counts)
+    return [count / total if total else 0.0 for count in counts]
+
+
+def _compare(
+    name: str,
+    kind: str,
+    counts: Sequence[int],
+    reference: Sequence[float],
+    labels: Sequence[str],
+    thresholds: Thresholds,
+    *,
+    test: bool,
+) -> dict[str, Any]:
+    rows = int(sum(counts))
+    current = _shares(counts)
+    value = psi(current, reference) if rows and reference else None
+    bins = tuple(Bin(label, r, c) for label, r, c in zip(labels, reference, current, strict=True)) if reference else ()
+    result: dict[str, Any] = {
+        "name": name,
+        "kind": kind,
+        "rows": rows,
+        "psi": value,
+        "verdict": thresholds.verdict(value, rows),
+        "bins": bins,
+    }
+    if test and rows:
+        result["chi2"], result["dof"], result["p_value"] = chi_square([int(c) for c in counts], reference)
+    return result
+
+
+def bin_labels(edges: Sequence[float]) -> list[str]:
+    """Readable names of the bins of ``edges``: below the first edge, between edges, from the last edge."""
+    if not edges:
+        return ["all values"]
+    text = [f"{edge:,.0f}" if abs(edge) >= 10_000 else f"{edge:.4g}" for edge in edges]
+    return [f"< {text[0]}", *(f"[{low}, {high})" for low, high in pairwise(text)), f">= {text[-1]}"]
+
+
+def evaluate(counts: Counts, thresholds: Thresholds) -> Drift:
+    """Compare every field and the prediction mix with the reference; the overall verdict is the worst one."""
+    ref = counts.reference
+    rows = counts.rows
+    features: list[FeatureDrift] = []
+    for name, numeric in ref.numeric.items():
+        compared = _compare(
+            name,
+            "numeric",
+            counts.bins[name].tolist(),
+            numeric.shares,
+            bin_labels(numeric.edges),
+            thresholds,
+            test=False,
+        )
+        features.append(
+            FeatureDrift(
+                **compared,
+                missing_share=counts.missing[name] / rows if rows else None,
+                reference_missing_share=numeric.missing,
+            )
+        )
+    for name, categorical in ref.categorical.items():
+        level_counts = [counts.levels[name][level] for level in categorical.levels]
+        compared = _compare(
+            name, "categorical", level_counts, categorical.shares, categorical.levels, thresholds, test=True
+        )
+        unknown = counts.levels[name][UNKNOWN] / rows if rows and categorical.unknown is not None else None
+        features.append(
+            FeatureDrift(
+                **compared,
+                missing_share=counts.missing[name] / rows if rows else None,
+                reference_missing_share=categorical.missing,
+                unknown_share=unknown,
+                reference_unknown_share=categorical.unknown,
+                other_share=counts.other[name] / rows if rows else None,
+            )
+        )
+    totals = np.zeros(len(LABELS), np.int64)
+    for day_counts in counts.by_day.values():
+        totals += day_counts
+    prediction = FeatureDrift(
+        **_compare(PREDICTION, PREDICTION, totals.tolist(), ref.prediction, LABELS, thresholds, test=True)
+    )
+    verdict = INSUFFICIENT
+    if rows >= thresholds.min_rows:
+        verdict = max((f.verdict for f in (*features, prediction)), key=SEVERITY.__getitem__)
+        verdict = NONE if verdict == INSUFFICIENT else verdict
+    by_day = {
+        day: dict(zip(LABELS, day_counts.tolist(), strict=True)) for day, day_counts in sorted(counts.by_day.items())
+    }
+    return Drift(rows, verdict, tuple(features), prediction, by_day, dict(counts.versions.most_common()))

@@ -1,0 +1,148 @@
+"""Run-time settings of the handler, read once per container into a frozen :class:`Settings`.
+
+Environment variables (explicit arguments to :meth:`Settings.from_env` win over them):
+
+``MODEL_DIR``
+    Folder of the model bundle. Default: ``model/`` next to ``app.py`` (``$LAMBDA_TASK_ROOT/model``).
+``MAX_BATCH_SIZE``
+    Most records one request may carry; more is refused with 413. Whole number, default 1000.
+``MAX_BODY_BYTES``
+    Largest request body accepted, after base64 decoding; more is refused with 413. Whole number,
+    default 6291456 (6 MB, Lambda's own synchronous payload limit).
+``CAPTURE_URI``
+    Where every prediction is captured: ``s3://bucket/prefix``, ``firehose://delivery-stream`` or a
+    local folder. Unset or empty: capture off (one warning per container).
+``CAPTURE_SAMPLING_PERCENT``
+    Share of invocations captured, 0 to 100, default 100.
+``CAPTURE_KMS_KEY_ID``
+    KMS key for S3 capture objects (``aws:kms``); unset: ``AES256`` server-side encryption.
+``MODEL_THREADS``
+    How many slices a large batch (128+ records) is cut into and scored concurrently, whole number
+    >= 0; default 0, one per available core. Single records always run on one thread, the fastest.
+``METRICS_ENABLED``
+    ``false`` silences the Embedded Metric Format lines; default ``true``.
+``METRICS_NAMESPACE``
+    CloudWatch namespace of the metrics, default ``CreditScore``.
+``POWERTOOLS_SERVICE_NAME``
+    Service name in logs and the ``service`` metric dimension, default ``credit-score``.
+``LOG_LEVEL``
+    ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR``, default ``INFO``.
+``AWS_ENDPOINT_URL`` (and ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL_FIREHOSE``)
+    Read by boto3 itself, not here: points capture at a local fake of AWS in tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from credit_score.runtime.errors import ConfigError
+
+MODEL_DIR = "MODEL_DIR"
+MAX_BATCH_SIZE = "MAX_BATCH_SIZE"
+MAX_BODY_BYTES = "MAX_BODY_BYTES"
+CAPTURE_URI = "CAPTURE_URI"
+CAPTURE_SAMPLING_PERCENT = "CAPTURE_SAMPLING_PERCENT"
+CAPTURE_KMS_KEY_ID = "CAPTURE_KMS_KEY_ID"
+MODEL_THREADS = "MODEL_THREADS"
+METRICS_ENABLED = "METRICS_ENABLED"
+METRICS_NAMESPACE = "METRICS_NAMESPACE"
+POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+LOG_LEVEL = "LOG_LEVEL"
+LAMBDA_TASK_ROOT = "LAMBDA_TASK_ROOT"
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def default_model_dir(environ: Mapping[str, str]) -> Path:
+    """``model/`` beside ``app.py``: the task root in the Lambda image, ``src/`` in a checkout."""
+    root = environ.get(LAMBDA_TASK_ROOT) or Path(__file__).resolve().parents[2]
+    return Path(root) / "model"
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_dir: Path
+    max_batch_size: int = 1000
+    max_body_bytes: int = 6 * 1024 * 1024
+    capture_uri: str | None = None
+    capture_sampling_percent: float = 100.0
+    capture_kms_key_id: str | None = None
+    model_threads: int = 0
+    metrics_enabled: bool = True
+    metrics_namespace: str = "CreditScore"
+    service_name: str = "credit-score"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every variable once; raise :class:`ConfigError` naming the key and the expected type."""
+        env = os.environ if environ is None else environ
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        settings = cls(
+            model_dir=Path(env.get(MODEL_DIR) or default_model_dir(env)),
+            max_batch_size=_whole(env, MAX_BATCH_SIZE, 1000, minimum=1),
+            max_body_bytes=_whole(env, MAX_BODY_BYTES, 6 * 1024 * 1024, minimum=1),
+            capture_uri=env.get(CAPTURE_URI) or None,
+            capture_sampling_percent=_percent(env, CAPTURE_SAMPLING_PERCENT, 100.0),
+            capture_kms_key_id=env.get(CAPTURE_KMS_KEY_ID) or None,
+            model_threads=_whole(env, MODEL_THREADS, 0, minimum=0),
+            metrics_enabled=_flag(env, METRICS_ENABLED, True),
+            metrics_namespace=env.get(METRICS_NAMESPACE) or "CreditScore",
+            service_name=env.get(POWERTOOLS_SERVICE_NAME) or "credit-score",
+            log_level=_choice(env, LOG_LEVEL, "INFO", LOG_LEVELS),
+        )
+        return replace(settings, **overrides) if overrides else settings
+
+
+def _whole(env: Mapping[str, str], key: str, default: int, *, minimum: int) -> int:
+    text = env.get(key, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{key} must be a whole number >= {minimum}") from None
+    if value < minimum:
+        raise ConfigError(f"{key} must be a whole number >= {minimum}")
+    return value
+
+
+def _percent(env: Mapping[str, str], key: str, default: float) -> float:
+    text = env.get(key, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{key} must be a number between 0 and 100") from None
+    if not 0.0 <= value <= 100.0:
+        raise ConfigError(f"{key} must be a number between 0 and 100")
+    return value
+
+
+def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
+    text = env.get(key, "").strip().lower()
+    if not text:
+        return default
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{key} must be a boolean: true or false")
+
+
+def _choice(env: Mapping[str, str], key: str, default: str, choices: tuple[str, ...]) -> str:
+    text = env.get(key, "").strip().upper()
+    if not text:
+        return default
+    if text not in choices:
+        raise ConfigError(f"{key} must be one of {', '.join(choices)}")
+    return text

@@ -1,0 +1,112 @@
+"""Every failure the service answers for: one exception tree, each class carrying its HTTP status.
+
+::
+
+    ServiceError                 500 internal_error      a fault of ours; generic public message
+    ├── ModelUnavailable         500 model_unavailable   bundle missing, tampered or unloadable
+    ├── ConfigError              500 configuration_error an environment variable has a bad value
+    └── ClientError              4xx                     the request is at fault; counted, never captured
+        ├── BadRequest           400 bad_request         malformed JSON, base64 or payload shape
+        ├── UnsupportedEvent     400 unsupported_event   an event of no known source shape
+        ├── NotFound             404 not_found           GET on a path other than /health
+        ├── MethodNotAllowed     405 method_not_allowed  neither GET nor POST
+        ├── PayloadTooLarge      413 payload_too_large   body over MAX_BODY_BYTES or batch over MAX_BATCH_SIZE
+        └── ValidationFailed     422 validation_error    field problems, all of them, with record indexes
+
+Messages are written by this code and never quote what the client sent (values or keys): a credit
+application is customer data. Server faults keep their reason for the log (``reason``) and show the
+client only a generic message and the request id. ``kind`` is a short word from a bounded set, safe
+to use as a metric dimension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from credit_score.contract.fields import FieldProblem
+
+GENERIC_MESSAGE = "internal error; quote the request id when reporting it"
+
+
+class ServiceError(Exception):
+    """A failure answered with ``status``; ``code`` names it in the response body."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str = GENERIC_MESSAGE, *, kind: str | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind or self.code
+        self.reason = reason
+
+    def body(self) -> dict[str, Any]:
+        """The public response document (the handler adds the request id)."""
+        return {"error": self.code, "message": self.message}
+
+
+class ModelUnavailable(ServiceError):
+    code = "model_unavailable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(GENERIC_MESSAGE, reason=reason)
+
+
+class ConfigError(ServiceError):
+    code = "configuration_error"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(GENERIC_MESSAGE, reason=reason)
+
+
+class ClientError(ServiceError):
+    status = 400
+    code = "bad_request"
+
+
+class BadRequest(ClientError):
+    pass
+
+
+class UnsupportedEvent(ClientError):
+    code = "unsupported_event"
+
+
+class NotFound(ClientError):
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(ClientError):
+    status = 405
+    code = "method_not_allowed"
+    allow: ClassVar[str] = "GET, POST"
+
+
+class PayloadTooLarge(ClientError):
+    status = 413
+    code = "payload_too_large"
+
+
+class ValidationFailed(ClientError):
+    """Field problems of every record at once; ``details`` hold field, index, problem and message."""
+
+    status = 422
+    code = "validation_error"
+
+    def __init__(self, problems: Sequence[FieldProblem]) -> None:
+        records = len({problem.index for problem in problems})
+        noun = "record" if records == 1 else "records"
+        super().__init__(f"{len(problems)} invalid field value(s) in {records} {noun}; see details")
+        self.problems = tuple(problems)
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "details": [problem.to_dict() for problem in self.problems]}
+
+    def kinds(self) -> dict[str, int]:
+        """How many problems of each kind, for the ValidationErrors metric."""
+        counts: dict[str, int] = {}
+        for problem in self.problems:
+            counts[problem.problem] = counts.get(problem.problem, 0) + 1
+        return counts

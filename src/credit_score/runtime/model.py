@@ -1,0 +1,111 @@
+"""The served model: a verified bundle run by ONNX Runtime, outputs mapped to class codes and labels.
+
+Loading verifies the bundle (hashes, feature encoding, class codes) before ONNX Runtime sees it and
+checks the ONNX signature once, so a wrong model fails at load rather than per request.
+
+Threads: the session runs single-threaded, which is fastest for the one-record requests that
+dominate (ORT would otherwise split one row's 200 trees across threads and pay the hand-off on every
+call). A large batch is instead cut into ``threads`` slices that run concurrently on the same session
+(ONNX Runtime releases the GIL and its sessions are thread-safe), so batches still use every core.
+numpy and onnxruntime only: no scikit-learn, pandas or mlflow in the Lambda image.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from credit_score.contract.bundle import (
+    INPUT_NAME,
+    LABEL_OUTPUT,
+    MODEL_FILE,
+    PROBABILITIES_OUTPUT,
+    Bundle,
+    BundleError,
+    load_bundle,
+)
+from credit_score.contract.fields import FEATURE_NAMES
+from credit_score.runtime.errors import ModelUnavailable
+
+PARALLEL_MIN_ROWS = 128  # below this, slicing a batch costs more than it saves
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """``codes`` (n,) int class codes and ``probabilities`` (n, classes) float32, row-aligned."""
+
+    codes: np.ndarray
+    probabilities: np.ndarray
+
+
+class Model:
+    """One ONNX Runtime session over a verified bundle; safe to share across invocations."""
+
+    def __init__(self, bundle: Bundle, session: object, threads: int = 1) -> None:
+        self.bundle = bundle
+        self.name = bundle.name
+        self.version = bundle.version
+        self.alias = bundle.alias
+        self.labels = bundle.labels
+        self.threads = threads
+        self._run = session.run  # type: ignore[attr-defined]
+        self._outputs = [LABEL_OUTPUT, PROBABILITIES_OUTPUT]
+        self._pool: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, threads: int = 0) -> Model:
+        """Verify and load the bundle at ``path``; :class:`ModelUnavailable` says why it cannot be served.
+
+        ``threads`` is how many slices a large batch runs in; 0 means one per available core.
+        """
+        try:
+            bundle = load_bundle(path)
+        except BundleError as error:
+            raise ModelUnavailable(str(error)) from None
+        try:
+            session = _session(str(bundle.model_path))
+        except Exception as error:  # onnxruntime raises its own exception types for corrupt models
+            raise ModelUnavailable(f"ONNX Runtime cannot load {MODEL_FILE}: {type(error).__name__}") from None
+        _check_signature(session)
+        return cls(bundle, session, threads or len(os.sched_getaffinity(0)))
+
+    def predict(self, matrix: np.ndarray) -> Prediction:
+        """Class codes and probabilities for rows encoded in FEATURE_NAMES order."""
+        if self.threads < 2 or len(matrix) < PARALLEL_MIN_ROWS:
+            codes, probabilities = self._run(self._outputs, {INPUT_NAME: matrix})
+            return Prediction(codes, probabilities)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="model")
+        first, *rest = np.array_split(matrix, self.threads)
+        futures = [self._pool.submit(self._run, self._outputs, {INPUT_NAME: part}) for part in rest]
+        results = [self._run(self._outputs, {INPUT_NAME: first})] + [future.result() for future in futures]
+        return Prediction(np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]))
+
+
+def _session(model_path: str) -> object:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+
+
+def _check_signature(session: object) -> None:
+    """The ONNX contract of bundle.py, checked once so a wrong model fails at load, not per request."""
+    inputs = {i.name: i for i in session.get_inputs()}  # type: ignore[attr-defined]
+    outputs = {o.name for o in session.get_outputs()}  # type: ignore[attr-defined]
+    feature_input = inputs.get(INPUT_NAME)
+    if feature_input is None or feature_input.type != "tensor(float)" or len(inputs) != 1:
+        raise ModelUnavailable(f"model.onnx must take one float tensor named '{INPUT_NAME}'")
+    if feature_input.shape[-1] != len(FEATURE_NAMES):
+        raise ModelUnavailable(f"model.onnx must take {len(FEATURE_NAMES)} features")
+    if not {LABEL_OUTPUT, PROBABILITIES_OUTPUT} <= outputs:
+        raise ModelUnavailable(f"model.onnx must output '{LABEL_OUTPUT}' and '{PROBABILITIES_OUTPUT}'")

@@ -1,0 +1,210 @@
+"""One Lambda container's service: routing, the model's lifecycle, capture, metrics and the log line.
+
+Routes (HTTP sources): POST on any path predicts; GET ``/health`` (any stage prefix) describes the
+model; other GET paths are 404 and other methods 405. Direct invocations always predict.
+
+Model lifecycle: the bundle is loaded on the first invocation, not at import. If it cannot be loaded
+(missing, tampered, not an ONNX model of our contract), every request is answered 500 with a generic
+message, and its ``model_unavailable`` error line gives the reason (``model_load_failed`` marks each
+load attempt). Loading is retried at most once every ``MODEL_RETRY_SECONDS``: a fixed image will not
+heal, but a bundle on a mounted file system might, and a bounded retry costs a failing container
+little while never re-hashing 20 MB on every request.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from credit_score.runtime.capture import Capture, build_capture, capture_records, object_key
+from credit_score.runtime.config import Settings
+from credit_score.runtime.errors import (
+    ClientError,
+    MethodNotAllowed,
+    ModelUnavailable,
+    NotFound,
+    ServiceError,
+    ValidationFailed,
+)
+from credit_score.runtime.events import Request, Source, detect
+from credit_score.runtime.logs import Log
+from credit_score.runtime.metrics import Metrics
+from credit_score.runtime.model import Model
+from credit_score.runtime.payload import parse_json
+from credit_score.runtime.predict import predict_payload
+
+MODEL_RETRY_SECONDS = 30.0
+_NO_VERSION = "unknown"
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+class Service:
+    """Everything one container keeps between invocations; build once, call :meth:`handle` per event."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        log: Log | None = None,
+        metrics: Metrics | None = None,
+        capture: Capture | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.log = log or Log(settings.service_name, settings.log_level)
+        self.capture = capture if capture is not None else self._build_capture()
+        self.metrics = metrics or Metrics(
+            namespace=settings.metrics_namespace,
+            service=settings.service_name,
+            enabled=settings.metrics_enabled,
+            capture_enabled=self.capture is not None,
+        )
+        self._clock = clock
+        self._model: Model | None = None
+        self._model_error: ModelUnavailable | None = None
+        self._retry_at = 0.0
+        self._cold = True
+
+    def _build_capture(self) -> Capture | None:
+        s = self.settings
+        return build_capture(
+            s.capture_uri, log=self.log, sampling_percent=s.capture_sampling_percent, kms_key_id=s.capture_kms_key_id
+        )
+
+    def model(self) -> Model:
+        """The loaded model, loading it if due; :class:`ModelUnavailable` while it cannot be."""
+        if self._model is not None:
+            return self._model
+        now = self._clock()
+        if self._model_error is None or now >= self._retry_at:
+            started = time.perf_counter()
+            try:
+                self._model = Model.load(self.settings.model_dir, threads=self.settings.model_threads)
+            except ModelUnavailable as error:
+                self._model_error, self._retry_at = error, now + MODEL_RETRY_SECONDS
+                self.log.error("model_load_failed", reason=error.reason, retry_in_s=MODEL_RETRY_SECONDS)
+                raise
+            self.log.info(
+                "model_loaded",
+                model=self._model.name,
+                model_version=self._model.version,
+                alias=self._model.alias,
+                load_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+            return self._model
+        raise self._model_error
+
+    def handle(self, event: Any, context: Any) -> dict[str, Any]:
+        """Answer one invocation with its source's envelope; never raises."""
+        started = time.perf_counter()
+        cold, self._cold = self._cold, False
+        if cold:
+            self.metrics.cold_start()
+        source = detect(event)
+        call = _Call(source, source.request_id(context), started, cold)
+        if self._model is not None:
+            call.version = self._model.version
+        try:
+            model = self.model()
+            call.version = model.version
+            request = source.request(self.settings.max_body_bytes)
+            if request.method == "POST":
+                return self._predict(call, request, model)
+            if request.method != "GET":
+                raise MethodNotAllowed(f"use POST to predict or GET /health; {request.method} is not supported")
+            if request.path.rstrip("/").rsplit("/", 1)[-1] != "health":
+                raise NotFound("unknown path: POST a payload to predict, or GET /health")
+            return self._answer(
+                call, 200, {"status": "ok", "model": model.name, "version": model.version, "alias": model.alias}
+            )
+        except ClientError as error:
+            problems = error.kinds() if isinstance(error, ValidationFailed) else {error.kind: 1}
+            self.metrics.rejection(version=call.version, problems=problems)
+            return self._answer(call, error.status, error.body(), problems=problems)
+        except ServiceError as error:
+            self.metrics.internal_error()
+            self.log.error(error.code, request_id=call.request_id, reason=error.reason)
+            return self._answer(call, error.status, error.body())
+        except Exception as error:  # a bug of ours: generic answer, the stack's locations in the log, no values
+            self.metrics.internal_error()
+            self.log.error(
+                "internal_error",
+                request_id=call.request_id,
+                error_type=type(error).__name__,
+                stack=[f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(error.__traceback__)],
+            )
+            return self._answer(call, 500, ServiceError().body())
+
+    def _predict(self, call: _Call, request: Request, model: Model) -> dict[str, Any]:
+        payload = parse_json(request.body) if request.raw else request.body
+        outcome = predict_payload(
+            payload, model, request_id=call.request_id, max_batch_size=self.settings.max_batch_size
+        )
+        failures = 0
+        if self.capture is not None and self.capture.sampled():
+            when = datetime.now(UTC)
+            records = capture_records(
+                outcome.batch,
+                outcome.prediction,
+                labels=model.labels,
+                model_name=model.name,
+                model_version=model.version,
+                request_id=call.request_id,
+                source=call.source.name,
+                when=when,
+            )
+            failures = self.capture.write(records, object_key(model.name, model.version, when, call.request_id))
+        self.metrics.predictions(
+            version=model.version,
+            labels=model.labels,
+            codes=outcome.prediction.codes.tolist(),
+            rows=outcome.batch.rows,
+            latency_ms=(time.perf_counter() - call.started) * 1000,
+            capture_failures=failures,
+        )
+        return self._answer(call, 200, outcome.body, size=len(outcome.batch))
+
+    def _answer(
+        self,
+        call: _Call,
+        status: int,
+        body: dict[str, Any],
+        *,
+        problems: dict[str, int] | None = None,
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """The envelope for ``call``'s source, and the invocation's one ``request`` log line."""
+        if status >= 400:
+            body = {**body, "request_id": call.request_id}
+        headers = {"Content-Type": "application/json", "X-Model-Version": call.version, "X-Request-Id": call.request_id}
+        if status == 405:
+            headers["Allow"] = MethodNotAllowed.allow
+        text = _encode(body)
+        self.log.info(
+            "request",
+            request_id=call.request_id,
+            source=call.source.name,
+            status=status,
+            model_version=call.version,
+            cold_start=call.cold,
+            latency_ms=round((time.perf_counter() - call.started) * 1000, 3),
+            batch_size=size,
+            problems=problems,
+        )
+        return call.source.envelope(status, text, headers)
+
+
+@dataclass(slots=True)
+class _Call:
+    """What one invocation carries from detection to its answer."""
+
+    source: Source
+    request_id: str
+    started: float
+    cold: bool
+    version: str = _NO_VERSION

@@ -1,0 +1,212 @@
+"""The OpenAPI document: valid 3.1, built from the field rules, and true to what the handler answers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_spec
+
+from credit_score.contract import fields as features
+from credit_score.contract.fields import FIELDS, NUMERIC_FIELDS, FieldError, parse_number, parse_record
+from credit_score.devtools import openapi
+from credit_score.devtools.serve import build_event
+from credit_score.runtime import errors
+from credit_score.runtime.config import Settings
+from credit_score.runtime.service import Service
+from tests.support.bundles import synthetic_records, tiny_bundle  # noqa: F401 - the session fixture
+
+DOCUMENT = openapi.document(max_batch_size=50, max_body_bytes=4096)
+SCHEMAS = DOCUMENT["components"]["schemas"]
+CANONICAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+
+
+def validator(name: str) -> Draft202012Validator:
+    """A validator for one component, resolving the document's ``#/components/...`` references."""
+    return Draft202012Validator({"$ref": f"#/components/schemas/{name}", "components": DOCUMENT["components"]})
+
+
+def request_validator() -> Draft202012Validator:
+    body = DOCUMENT["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return Draft202012Validator({**body, "components": DOCUMENT["components"]})
+
+
+def accepts(f: features.Field, raw: str) -> bool:
+    try:
+        parse_number(f, raw)
+    except FieldError:
+        return False
+    return True
+
+
+def test_given_document_when_checked_against_openapi_31_then_valid():
+    validate_spec(DOCUMENT)
+    assert DOCUMENT["openapi"].startswith("3.1")
+    json.dumps(DOCUMENT, allow_nan=False)
+
+
+def test_given_fields_when_documented_then_every_field_with_its_domain_or_categories():
+    record = SCHEMAS["Record"]
+    assert record["required"] == [f.name for f in FIELDS]
+    for f in FIELDS:
+        schema = SCHEMAS[f"field.{f.name}"]
+        if f.is_numeric:
+            number, string = schema["oneOf"]
+            assert number == {"type": "integer" if f.integer else "number", "minimum": f.minimum, "maximum": f.maximum}
+            assert string["type"] == "string"
+            assert schema["x-unit"] == f.unit
+        else:
+            assert schema["enum"] == list(f.levels)
+            assert (features.UNKNOWN in schema["enum"]) == f.allows_unknown
+
+
+def test_given_error_tree_when_documented_then_every_code_under_its_status():
+    documented = {
+        code
+        for name in ("Error400", "Error404", "Error405", "Error413", "Error500", "ValidationError")
+        for code in SCHEMAS[name]["properties"]["error"]["enum"]
+    }
+    expected = set()
+    pending = [errors.ServiceError]
+    while pending:
+        kind = pending.pop()
+        expected.add(kind.code)
+        assert (
+            kind.code
+            in SCHEMAS["ValidationError" if kind.status == 422 else f"Error{kind.status}"]["properties"]["error"][
+                "enum"
+            ]
+        )
+        pending.extend(kind.__subclasses__())
+    assert documented == expected
+    assert set(SCHEMAS["Problem"]["properties"]["problem"]["enum"]) == set(features.PROBLEM_KINDS)
+
+
+def test_given_predict_operation_when_documented_then_every_status_of_the_contract():
+    responses = DOCUMENT["paths"]["/predict"]["post"]["responses"]
+    assert set(responses) == {"200", "400", "405", "413", "422", "500"}
+    assert set(DOCUMENT["components"]["responses"]) >= {"NotFound", "MethodNotAllowed", "PayloadTooLarge"}
+    assert DOCUMENT["paths"]["/health"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Health"
+    }
+
+
+@pytest.mark.parametrize(("low", "high"), [(0, 0), (0, 9), (14, 100), (7, 7), (123, 4567), (0, 20), (99, 1000)])
+def test_given_integer_range_when_made_a_pattern_then_it_matches_exactly_that_range(low, high):
+    pattern = re.compile(f"^{openapi.integer_range_pattern(low, high)}$")
+    for number in range(0, 12_000):
+        assert bool(pattern.match(str(number))) == (low <= number <= high), number
+
+
+def test_given_reversed_or_negative_range_when_made_a_pattern_then_refused():
+    with pytest.raises(ValueError, match="low"):
+        openapi.integer_range_pattern(5, 4)
+    with pytest.raises(ValueError, match="low"):
+        openapi.integer_range_pattern(-1, 4)
+
+
+@pytest.mark.parametrize("f", NUMERIC_FIELDS, ids=lambda f: f.name)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_given_numeric_string_pattern_when_a_string_matches_then_the_handler_accepts_it(f, data):
+    text = data.draw(st.from_regex(openapi.numeric_string_pattern(f), fullmatch=True))
+    assert accepts(f, text)
+
+
+@pytest.mark.parametrize("f", NUMERIC_FIELDS, ids=lambda f: f.name)
+@settings(max_examples=80, deadline=None)
+@given(number=st.one_of(st.integers(-2_000_000, 2_000_000), st.decimals(-2_000_000, 2_000_000, places=3)))
+def test_given_plain_decimal_string_when_checked_then_pattern_and_handler_agree(f, number):
+    text = str(number)
+    assume(CANONICAL.fullmatch(text) and not (text.startswith("-") and float(text) == 0))
+    assert bool(re.fullmatch(openapi.numeric_string_pattern(f), text)) == accepts(f, text)
+
+
+def test_given_example_record_when_parsed_then_valid_and_schema_valid():
+    _, problems = parse_record(openapi.EXAMPLE_RECORD)
+    assert problems == []
+    validator("Record").validate(openapi.EXAMPLE_RECORD)
+
+
+def test_given_every_payload_shape_when_validated_then_the_schema_accepts_it():
+    records = synthetic_records(3, seed=5)
+    numbers = [{k: (float(v) if FIELDS[i].is_numeric else v) for i, (k, v) in enumerate(r.items())} for r in records]
+    payloads = [
+        {"data": records[0]},
+        {"data": numbers[0]},
+        {"data": records},
+        {"dataframe_records": numbers},
+        {"instances": records},
+        {"dataframe_split": {"columns": list(records[0]), "data": [list(r.values()) for r in records]}},
+    ]
+    check = request_validator()
+    for payload in payloads:
+        check.validate(payload)
+
+
+def test_given_invalid_payloads_when_validated_then_the_schema_refuses_them():
+    record = synthetic_records(1, seed=6)[0]
+    check = request_validator()
+    invalid = [
+        {"data": {**record, "Age": "101"}},
+        {"data": {**record, "Age": 13}},
+        {"data": {**record, "Occupation": "Astronaut"}},
+        {"data": {key: value for key, value in record.items() if key != "Credit_Mix"}},
+        {"data": []},
+        {"data": [record] * 51},
+        {"data": record, "instances": [record]},
+        {"records": [record]},
+    ]
+    for payload in invalid:
+        assert not check.is_valid(payload), payload
+
+
+class Context:
+    aws_request_id = "test-request"
+
+
+@pytest.fixture(scope="module")
+def service(tiny_bundle: Path) -> Service:  # noqa: F811 - the imported fixture
+    settings_ = Settings.from_env(
+        {"MODEL_DIR": str(tiny_bundle), "METRICS_ENABLED": "false", "MAX_BATCH_SIZE": "50", "MAX_BODY_BYTES": "4096"}
+    )
+    return Service(settings_)
+
+
+def answer(service: Service, method: str, path: str, body: object = None) -> tuple[int, dict]:
+    raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    response = service.handle(build_event(method, path, [("content-type", "application/json")], raw), Context())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def response_schema(path: str, method: str, status: int) -> Draft202012Validator:
+    response = DOCUMENT["paths"][path][method]["responses"].get(str(status))
+    if response is None or "$ref" in response:
+        name = response["$ref"].rsplit("/", 1)[-1] if response else "NotFound"
+        response = DOCUMENT["components"]["responses"][name]
+    schema = response["content"]["application/json"]["schema"]
+    return Draft202012Validator({**schema, "components": DOCUMENT["components"]})
+
+
+def test_given_handler_answers_when_compared_with_the_document_then_each_body_matches_its_status(service):
+    record = synthetic_records(2, seed=8)
+    cases = [
+        ("POST", "/predict", {"data": record[0]}, 200),
+        ("POST", "/predict", {"dataframe_records": record}, 200),
+        ("POST", "/predict", b"{not json", 400),
+        ("POST", "/predict", {"data": {**record[0], "Age": "300", "Credit_Mix": 7}}, 422),
+        ("POST", "/predict", {"instances": record * 26}, 413),
+        ("PUT", "/predict", None, 405),
+        ("GET", "/health", None, 200),
+        ("GET", "/nowhere", None, 404),
+    ]
+    for method, path, body, status in cases:
+        got, document = answer(service, method, path, body)
+        assert got == status, (method, path, document)
+        documented = "/health" if (method, path) == ("GET", "/health") else "/predict"
+        response_schema(documented, "get" if documented == "/health" else "post", status).validate(document)

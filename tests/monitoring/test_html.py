@@ -1,0 +1,96 @@
+"""The HTML report: self-contained, escaped, one chart per comparison, and rendered by a real browser."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from credit_score.monitoring.cli import main
+from credit_score.monitoring.html import CLASS_COLOURS, COLOURS, REFERENCE_COLOUR, render
+from tests.monitoring.conftest import window
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def shifted_report(captures, tmp_path_factory) -> tuple[dict, Path]:
+    folder = tmp_path_factory.mktemp("drift-report")
+    main(
+        ["--capture", str(captures.shifted), "--bundle", str(captures.bundle), *window(),
+         "--json", str(folder / "report.json"), "--html", str(folder / "report.html")]
+    )  # fmt: skip
+    return json.loads((folder / "report.json").read_text()), folder / "report.html"
+
+
+def test_given_a_report_when_rendered_then_nothing_is_fetched_from_elsewhere(shifted_report):
+    _, path = shifted_report
+    page = path.read_text()
+
+    assert page.startswith("<!DOCTYPE html>")
+    for outside in ("http:", "https:", "//", "<script", "<link", "<img", "@import", "url(", "src="):
+        assert outside not in page.replace("</", ""), outside
+
+
+def test_given_a_report_when_rendered_then_one_panel_per_comparison_and_threshold_lines(shifted_report):
+    document, path = shifted_report
+    page = path.read_text()
+
+    panels = re.findall(r'<div class="panel"><h3>([A-Za-z_]+) ', page)
+    assert panels == [f["name"] for f in document["features"]] + ["prediction"]
+    assert page.count("<svg") == len(panels) + 2  # PSI chart and prediction mix
+    assert "warn 0.1</text>" in page
+    assert "alert 0.25</text>" in page
+    assert page.count(f'fill="{COLOURS["alert"]}"><title>') == 4  # three features and the prediction mix
+
+
+def test_given_text_with_markup_when_rendered_then_escaped(shifted_report):
+    document, _ = shifted_report
+    hostile = json.loads(json.dumps(document))
+    hostile["capture"] = "<script>alert(1)</script>"
+
+    page = render(hostile)
+
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_given_a_feature_without_reference_values_when_rendered_then_said_instead_of_a_chart(shifted_report):
+    document, _ = shifted_report
+    changed = json.loads(json.dumps(document))
+    changed["features"][0].update(bins=[], psi=None, verdict="insufficient_data")
+
+    page = render(changed)
+
+    assert page.count("<svg") == len(changed["features"]) + 2  # one chart fewer than panels, plus two
+    assert "no reference values" in page
+
+
+def distinct_colours(png: Path) -> set[tuple[int, int, int]]:
+    image = pytest.importorskip("PIL.Image").open(png).convert("RGB")
+    return {colour for _, colour in image.getcolors(maxcolors=1 << 24)}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian: apt-get install -y chromium)")
+def test_given_the_report_when_opened_in_headless_chromium_then_the_charts_are_drawn(shifted_report, tmp_path_factory):
+    _, path = shifted_report
+    screenshot = tmp_path_factory.mktemp("drift-screenshot") / "drift-report.png"
+
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", f"--screenshot={screenshot}", "--window-size=1200,3000", path.as_uri()],
+            capture_output=True, timeout=90, check=True,
+        )  # fmt: skip
+
+    colours = distinct_colours(screenshot)
+    expected = {COLOURS["alert"], COLOURS["none"], REFERENCE_COLOUR, *CLASS_COLOURS.values()}
+    rgb = {tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5)) for colour in expected}
+    assert rgb <= colours, f"screenshot kept at {screenshot}"
+    assert len(colours) > 50  # text anti-aliasing, bars, badges: a drawn page, not a blank one

@@ -1,0 +1,262 @@
+"""Event sources told apart by shape, bodies decoded, request ids chosen, answers enveloped per source."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+
+import pytest
+
+from credit_score.runtime.errors import BadRequest, PayloadTooLarge, UnsupportedEvent
+from credit_score.runtime.events import (
+    Alb,
+    Direct,
+    FunctionUrl,
+    HttpApi,
+    RestApi,
+    Unknown,
+    detect,
+    safe_request_id,
+)
+from tests.support.events import BODY_EVENTS
+from tests.support.paths import EVENTS, seed_payload
+
+SEED = seed_payload()
+LIMIT = 6 * 1024 * 1024
+
+
+def load(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+class Context:
+    aws_request_id = "0b5e6a7c-1d2e-4f3a-8b9c-0d1e2f3a4b5c"
+
+
+@pytest.mark.parametrize(
+    ("name", "source"),
+    [
+        ("rest_api_post.json", RestApi),
+        ("rest_api_post_base64.json", RestApi),
+        ("rest_api_get_health.json", RestApi),
+        ("http_api_post.json", HttpApi),
+        ("http_api_post_base64.json", HttpApi),
+        ("http_api_get_health.json", HttpApi),
+        ("function_url_post.json", FunctionUrl),
+        ("function_url_post_base64.json", FunctionUrl),
+        ("alb_post.json", Alb),
+        ("alb_post_base64.json", Alb),
+        ("alb_multi_value_post.json", Alb),
+        ("alb_get_health.json", Alb),
+        ("direct.json", Direct),
+        ("direct_legacy_body.json", Direct),
+    ],
+)
+def test_given_real_shaped_event_when_detected_then_its_source(name, source):
+    assert type(detect(load(name))) is source
+
+
+@pytest.mark.parametrize("name", BODY_EVENTS)
+def test_given_post_event_when_read_then_body_decodes_to_the_seed_payload(name):
+    request = detect(load(name)).request(LIMIT)
+    assert request.method == "POST"
+    assert request.raw
+    assert json.loads(request.body) == SEED
+
+
+def test_given_direct_event_when_read_then_the_event_is_the_payload():
+    request = detect(SEED).request(LIMIT)
+    assert request.body is SEED
+    assert not request.raw
+
+
+def test_given_legacy_body_as_object_when_read_then_it_is_the_payload():
+    request = detect({"body": SEED}).request(LIMIT)
+    assert request.body == SEED
+    assert not request.raw
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "path"),
+    [
+        ("rest_api_get_health.json", "GET", "/health"),
+        ("http_api_get_health.json", "GET", "/health"),
+        ("alb_get_health.json", "GET", "/health"),
+        ("rest_api_post.json", "POST", "/predict"),
+        ("function_url_post.json", "POST", "/"),
+    ],
+)
+def test_given_http_event_when_read_then_method_and_path(name, method, path):
+    request = detect(load(name)).request(LIMIT)
+    assert (request.method, request.path) == (method, path)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("rest_api_post.json", "3c2e8a41-9f0b-4d6e-8a77-5b1c0e9d2f10"),
+        ("http_api_post.json", "UkXq1jvHoAMEbwQ="),
+        ("function_url_post.json", "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"),
+        ("alb_post.json", "Root=1-65f1c2d3-7e8f9a0b1c2d3e4f5a6b7c8d"),
+        ("alb_multi_value_post.json", "Root=1-65f1c2d3-2c3d4e5f6a7b8c9d0e1f2a3b"),
+        ("direct.json", Context.aws_request_id),
+    ],
+)
+def test_given_event_when_asked_for_request_id_then_source_id_first(name, expected):
+    assert detect(load(name)).request_id(Context()) == expected
+
+
+def test_given_no_ids_anywhere_when_asked_for_request_id_then_a_fresh_uuid4():
+    first, second = detect(SEED).request_id(None), detect(SEED).request_id(None)
+    assert first != second
+    assert len(first) == 36
+    assert first[14] == "4"
+
+
+@pytest.mark.parametrize(
+    "candidate", ["a b", "<script>", "x" * 200, "", "-leading", "id\nforged", 123, None, "ünïcode"]
+)
+def test_given_unsafe_request_id_when_checked_then_refused(candidate):
+    assert safe_request_id(candidate) is None
+
+
+def test_given_injected_trace_header_when_asked_for_request_id_then_lambda_id_used():
+    event = load("alb_post.json")
+    event["headers"]["x-amzn-trace-id"] = 'Root=1"}, {"forged": "line'
+    assert detect(event).request_id(Context()) == Context.aws_request_id
+
+
+@pytest.mark.parametrize(
+    ("event", "source"),
+    [
+        ({"requestContext": {"elb": {}}, "httpMethod": "POST", "version": "2.0"}, Alb),
+        ({"version": "1.0", "httpMethod": "POST", "requestContext": {"requestId": "a"}, "body": "{}"}, RestApi),
+        (
+            {"version": "2.0", "requestContext": {"http": {"method": "POST"}, "domainName": "x.lambda-url.eu"}},
+            FunctionUrl,
+        ),
+        ({"version": "2.0", "requestContext": {"http": {"method": "POST"}, "domainName": "api.example.com"}}, HttpApi),
+        ({"version": "2.0", "requestContext": {}}, Unknown),
+        ({"httpMethod": "POST", "body": "{}"}, Direct),
+        ({"data": {}, "version": "2.0"}, Direct),
+        ({"data": {}, "httpMethod": "GET"}, Direct),
+        ({"data": {}, "requestContext": {}}, Unknown),
+        ({"requestContext": "x", "body": "{}"}, Unknown),
+        ({"Records": [{"eventSource": "aws:sqs"}]}, Unknown),
+        ({}, Unknown),
+        ([SEED], Unknown),
+        ("data", Unknown),
+        (None, Unknown),
+    ],
+)
+def test_given_ambiguous_shape_when_detected_then_most_specific_source(event, source):
+    assert type(detect(event)) is source
+
+
+def test_given_unknown_shape_when_read_then_clear_400():
+    with pytest.raises(UnsupportedEvent) as caught:
+        detect({"Records": []}).request(LIMIT)
+    assert caught.value.status == 400
+    assert "API Gateway" in caught.value.message
+
+
+def test_given_invalid_base64_when_read_then_400():
+    event = load("http_api_post_base64.json")
+    event["body"] = "not base64!!"
+    with pytest.raises(BadRequest):
+        detect(event).request(LIMIT)
+
+
+def test_given_non_ascii_flagged_base64_when_read_then_400():
+    event = load("alb_post_base64.json")
+    event["body"] = "é" * 8
+    with pytest.raises(BadRequest):
+        detect(event).request(LIMIT)
+
+
+def test_given_non_string_body_when_read_then_400():
+    event = load("rest_api_post.json")
+    event["body"] = {"data": {}}
+    with pytest.raises(BadRequest):
+        detect(event).request(LIMIT)
+
+
+@pytest.mark.parametrize("name", ["http_api_post.json", "http_api_post_base64.json", "direct_legacy_body.json"])
+def test_given_body_over_the_limit_when_read_then_413(name):
+    event = load(name)
+    with pytest.raises(PayloadTooLarge):
+        detect(event).request(len(json.dumps(SEED)) - 1)
+
+
+def test_given_multibyte_body_just_over_the_limit_when_read_then_413():
+    event = load("http_api_post.json")
+    event["body"] = "€" * 100  # 300 bytes, 100 characters
+    with pytest.raises(PayloadTooLarge):
+        detect(event).request(299)
+    assert detect(event).request(300).body == event["body"]
+
+
+def test_given_base64_body_whose_decoded_size_fits_when_read_then_accepted():
+    raw = json.dumps(SEED).encode()
+    event = load("http_api_post_base64.json")
+    event["body"] = base64.b64encode(raw).decode()
+    assert detect(event).request(len(raw)).body == raw
+
+
+def test_given_get_request_with_a_body_when_read_then_body_ignored():
+    event = load("http_api_get_health.json")
+    event["body"] = "x" * 100
+    assert detect(event).request(10).body == ""
+
+
+HEADERS = {"Content-Type": "application/json", "X-Model-Version": "7", "X-Request-Id": "r-1"}
+
+
+def test_given_alb_when_answering_then_status_description_and_single_value_headers():
+    response = detect(load("alb_post.json")).envelope(422, "{}", HEADERS)
+    assert response == {
+        "statusCode": 422,
+        "statusDescription": "422 Unprocessable Entity",
+        "headers": HEADERS,
+        "body": "{}",
+        "isBase64Encoded": False,
+    }
+
+
+def test_given_alb_with_multi_value_headers_when_answering_then_multi_value_headers_only():
+    response = detect(load("alb_multi_value_post.json")).envelope(200, "{}", HEADERS)
+    assert response["statusDescription"] == "200 OK"
+    assert response["multiValueHeaders"] == {key: [value] for key, value in HEADERS.items()}
+    assert "headers" not in response
+
+
+def test_given_rest_api_with_multi_value_headers_when_answering_then_both_header_forms():
+    response = detect(load("rest_api_post.json")).envelope(200, "{}", HEADERS)
+    assert response["headers"] == HEADERS
+    assert response["multiValueHeaders"]["X-Request-Id"] == ["r-1"]
+
+
+def test_given_rest_api_without_multi_value_headers_when_answering_then_plain_headers():
+    event = load("rest_api_post.json")
+    del event["multiValueHeaders"]
+    assert "multiValueHeaders" not in detect(event).envelope(200, "{}", HEADERS)
+
+
+@pytest.mark.parametrize("name", ["http_api_post.json", "function_url_post.json"])
+def test_given_v2_source_when_answering_then_v2_envelope(name):
+    assert detect(load(name)).envelope(200, "{}", HEADERS) == {
+        "statusCode": 200,
+        "headers": HEADERS,
+        "body": "{}",
+        "isBase64Encoded": False,
+    }
+
+
+@pytest.mark.parametrize("event", [SEED, {"body": "{}"}, {"nothing": 1}])
+def test_given_direct_or_unknown_when_answering_then_the_seed_envelope(event):
+    assert detect(copy.deepcopy(event)).envelope(200, "{}", HEADERS) == {
+        "statusCode": 200,
+        "headers": HEADERS,
+        "body": "{}",
+    }

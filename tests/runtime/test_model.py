@@ -1,0 +1,114 @@
+"""The served model: verified before it runs, refused when tampered with, outputs mapped to classes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+from credit_score.contract import fields as features
+from credit_score.contract.bundle import METADATA_FILE, MODEL_FILE, sha256_file
+from credit_score.runtime.errors import ModelUnavailable
+from credit_score.runtime.model import Model
+from tests.support.bundles import rule_label, synthetic_records, tiny_bundle  # noqa: F401
+
+
+@pytest.fixture
+def bundle_copy(tiny_bundle, tmp_path):  # noqa: F811
+    target = tmp_path / "model"
+    shutil.copytree(tiny_bundle, target)
+    return target
+
+
+def encoded(count: int, seed: int = 11):
+    parsed = [features.parse_record(r)[0] for r in synthetic_records(count, seed=seed)]
+    return parsed, features.encode(parsed)
+
+
+def test_given_tiny_bundle_when_loaded_then_identity_from_metadata(tiny_bundle):  # noqa: F811
+    model = Model.load(tiny_bundle)
+    assert (model.name, model.version, model.alias) == ("credit-score-classifier", "7", "champion")
+    assert model.labels == ("Poor", "Standard", "Good")
+
+
+def test_given_rows_when_predicted_then_codes_and_probabilities_aligned(tiny_bundle):  # noqa: F811
+    parsed, matrix = encoded(300)
+    prediction = Model.load(tiny_bundle).predict(matrix)
+    assert prediction.codes.shape == (300,)
+    assert prediction.probabilities.shape == (300, 3)
+    assert prediction.probabilities.dtype == np.float32
+    np.testing.assert_allclose(prediction.probabilities.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(prediction.codes, prediction.probabilities.argmax(axis=1))
+    agreement = np.mean(prediction.codes == np.array([rule_label(values) for values in parsed]))
+    assert agreement > 0.7, "the model must follow the features, not a constant"
+    assert len(set(prediction.codes.tolist())) == 3
+
+
+@pytest.mark.parametrize("rows", [1, 127, 128, 601])
+def test_given_batch_sliced_across_threads_when_predicted_then_same_answers_in_order(tiny_bundle, rows):  # noqa: F811
+    _, matrix = encoded(rows, seed=rows)
+    one = Model.load(tiny_bundle, threads=1).predict(matrix)
+    three = Model.load(tiny_bundle, threads=3).predict(matrix)
+    np.testing.assert_array_equal(one.codes, three.codes)
+    np.testing.assert_array_equal(one.probabilities, three.probabilities)
+
+
+def test_given_no_thread_count_when_loaded_then_one_per_available_core(tiny_bundle):  # noqa: F811
+    assert Model.load(tiny_bundle).threads == len(os.sched_getaffinity(0))
+
+
+def test_given_tampered_model_when_loading_then_refused(bundle_copy):
+    data = bytearray((bundle_copy / MODEL_FILE).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (bundle_copy / MODEL_FILE).write_bytes(bytes(data))
+    with pytest.raises(ModelUnavailable) as caught:
+        Model.load(bundle_copy)
+    assert "sha256" in caught.value.reason
+
+
+def test_given_missing_bundle_when_loading_then_refused_with_reason(tmp_path):
+    with pytest.raises(ModelUnavailable) as caught:
+        Model.load(tmp_path / "nowhere")
+    assert "metadata.json" in caught.value.reason
+
+
+def rehash(folder):
+    metadata = json.loads((folder / METADATA_FILE).read_text())
+    metadata["files"][MODEL_FILE]["sha256"] = sha256_file(folder / MODEL_FILE)
+    (folder / METADATA_FILE).write_text(json.dumps(metadata))
+
+
+def test_given_consistently_hashed_garbage_when_loading_then_onnx_runtime_refusal_reported(bundle_copy):
+    (bundle_copy / MODEL_FILE).write_bytes(b"not an onnx model")
+    rehash(bundle_copy)
+    with pytest.raises(ModelUnavailable) as caught:
+        Model.load(bundle_copy)
+    assert "ONNX Runtime cannot load" in caught.value.reason
+
+
+def test_given_model_of_another_signature_when_loading_then_refused(bundle_copy):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 47])
+    y = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 47])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["probabilities"])], "other", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (bundle_copy / MODEL_FILE).write_bytes(model.SerializeToString())
+    rehash(bundle_copy)
+    with pytest.raises(ModelUnavailable) as caught:
+        Model.load(bundle_copy)
+    assert "'features'" in caught.value.reason
+
+
+def test_given_bundle_metadata_when_inspected_then_full_contract(tiny_bundle):  # noqa: F811
+    metadata = json.loads((tiny_bundle / METADATA_FILE).read_text())
+    assert set(metadata["model"]) == {"name", "version", "alias", "run_id", "source", "registry"}
+    assert metadata["input"]["feature_names"] == list(features.FEATURE_NAMES)
+    assert metadata["input"]["fields"] == features.schema()
+    assert metadata["parity"]["label_mismatches"] == 0
+    assert metadata["parity"]["max_abs_prob_diff"] < 1e-5
+    assert set(metadata["reference_profile"]["numeric"]) == {f.name for f in features.NUMERIC_FIELDS}
+    assert {"created_at", "downloaded_at", "classes", "metrics", "files", "format_version"} <= set(metadata)
