@@ -20,6 +20,7 @@ from credit_score.runtime import errors
 from credit_score.runtime.config import Settings
 from credit_score.runtime.service import Service
 from tests.support.bundles import synthetic_records, tiny_bundle  # noqa: F401 - the session fixture
+from tests.support.lambda_context import LambdaContext
 
 DOCUMENT = openapi.document(max_batch_size=50, max_body_bytes=4096)
 SCHEMAS = DOCUMENT["components"]["schemas"]
@@ -166,8 +167,7 @@ def test_given_invalid_payloads_when_validated_then_the_schema_refuses_them():
         assert not check.is_valid(payload), payload
 
 
-class Context:
-    aws_request_id = "test-request"
+REQUEST_ID = "test-request"
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,9 @@ def service(tiny_bundle: Path) -> Service:  # noqa: F811 - the imported fixture
 
 def answer(service: Service, method: str, path: str, body: object = None) -> tuple[int, dict]:
     raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    response = service.handle(build_event(method, path, [("content-type", "application/json")], raw), Context())
+    response = service.handle(
+        build_event(method, path, [("content-type", "application/json")], raw), LambdaContext(REQUEST_ID)
+    )
     return response["statusCode"], json.loads(response["body"])
 
 

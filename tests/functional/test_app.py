@@ -24,15 +24,14 @@ from credit_score.runtime.metrics import Metrics
 from credit_score.runtime.service import MODEL_RETRY_SECONDS, Service
 from tests.support.bundles import synthetic_records, tiny_bundle  # noqa: F401
 from tests.support.events import POST_EVENTS
+from tests.support.lambda_context import LambdaContext
 from tests.support.paths import EVENTS, ROOT
 
 SEED = json.loads((ROOT / "data.json").read_text())
 HEALTH_EVENTS = ["rest_api_get_health.json", "http_api_get_health.json", "alb_get_health.json"]
 
 
-class Context:
-    aws_request_id = "7d3c9b1e-2f4a-4b6c-8d0e-1f2a3b4c5d6e"
-    function_name = "credit-score"
+REQUEST_ID = "7d3c9b1e-2f4a-4b6c-8d0e-1f2a3b4c5d6e"
 
 
 def load(name: str) -> dict:
@@ -74,7 +73,7 @@ class Output:
 
 def invoke(capsys, event) -> tuple[dict, dict, Output]:
     capsys.readouterr()
-    response = app.handler(copy.deepcopy(event), Context())
+    response = app.handler(copy.deepcopy(event), LambdaContext(REQUEST_ID))
     return response, json.loads(response["body"]), Output(capsys.readouterr().out)
 
 
@@ -104,7 +103,7 @@ def test_given_the_seeds_data_json_when_invoked_directly_then_prediction_int_and
     assert response["statusCode"] == 200
     assert isinstance(body["prediction"], int)
     assert body["version"] == "7"
-    assert body["request_id"] == Context.aws_request_id
+    assert body["request_id"] == REQUEST_ID
 
 
 def test_given_same_record_through_every_source_then_same_answer(env, capsys):
@@ -225,7 +224,7 @@ def test_given_unknown_event_when_invoked_then_clear_400_in_the_seed_envelope(en
     assert response["statusCode"] == 400
     assert body["error"] == "unsupported_event"
     assert "API Gateway" in body["message"]
-    assert body["request_id"] == Context.aws_request_id
+    assert body["request_id"] == REQUEST_ID
 
 
 def test_given_batch_over_max_batch_size_when_posted_then_413(env, capsys, monkeypatch):
@@ -396,11 +395,11 @@ def test_given_unloadable_model_when_retried_then_at_most_once_per_interval(tmp_
         log=Log("t", stream=stream),
         clock=clock,
     )
-    assert service.handle(SEED, Context())["statusCode"] == 500
+    assert service.handle(SEED, LambdaContext(REQUEST_ID))["statusCode"] == 500
     shutil.copytree(tiny_bundle, tmp_path / "model")
-    assert service.handle(SEED, Context())["statusCode"] == 500, "too soon to retry"
+    assert service.handle(SEED, LambdaContext(REQUEST_ID))["statusCode"] == 500, "too soon to retry"
     clock.now += MODEL_RETRY_SECONDS
-    assert service.handle(SEED, Context())["statusCode"] == 200
+    assert service.handle(SEED, LambdaContext(REQUEST_ID))["statusCode"] == 200
     messages = [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
     assert messages.count("model_load_failed") == 1
     assert messages.count("model_loaded") == 1
@@ -428,11 +427,11 @@ def test_given_internal_fault_when_predicting_then_generic_500_with_request_id_a
     stream = io.StringIO()
     service = Service(Settings.from_env({}, model_dir=tmp_path, metrics_enabled=False), log=Log("t", stream=stream))
     service._model = BrokenModel()
-    response = service.handle(SEED, Context())
+    response = service.handle(SEED, LambdaContext(REQUEST_ID))
     body = json.loads(response["body"])
     assert response["statusCode"] == 500
     assert body["error"] == "internal_error"
-    assert body["request_id"] == Context.aws_request_id
+    assert body["request_id"] == REQUEST_ID
     [line] = [json.loads(text) for text in stream.getvalue().splitlines() if '"internal_error"' in text]
     assert line["error_type"] == "RuntimeError"
     assert line["stack"]
@@ -507,7 +506,7 @@ def fuzz_events():
 @given(event=fuzz_events())
 def test_given_any_event_when_handled_then_never_a_server_error(quiet_service, event):
     service, sink = quiet_service
-    response = service.handle(event, Context())
+    response = service.handle(event, LambdaContext(REQUEST_ID))
     assert response["statusCode"] < 500, response["body"]
     json.loads(response["body"])
     sink.seek(0)

@@ -14,16 +14,9 @@ import pytest
 import app
 from credit_score.runtime.config import Settings
 from tests.support.bundles import tiny_bundle  # noqa: F401 - the session fixture, re-exported
+from tests.support.lambda_context import LambdaContext
 
-
-class Context:
-    """The Lambda context attributes the handler reads."""
-
-    function_name = "credit-score-reliability"
-    memory_limit_in_mb = 1024
-
-    def __init__(self, request_id: str = "reliability-request") -> None:
-        self.aws_request_id = request_id
+Context = LambdaContext
 
 
 @contextlib.contextmanager

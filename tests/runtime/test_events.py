@@ -20,6 +20,7 @@ from credit_score.runtime.events import (
     safe_request_id,
 )
 from tests.support.events import BODY_EVENTS
+from tests.support.lambda_context import LambdaContext
 from tests.support.paths import EVENTS, seed_payload
 
 SEED = seed_payload()
@@ -30,8 +31,7 @@ def load(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 
 
-class Context:
-    aws_request_id = "0b5e6a7c-1d2e-4f3a-8b9c-0d1e2f3a4b5c"
+REQUEST_ID = "0b5e6a7c-1d2e-4f3a-8b9c-0d1e2f3a4b5c"
 
 
 @pytest.mark.parametrize(
@@ -100,11 +100,11 @@ def test_given_http_event_when_read_then_method_and_path(name, method, path):
         ("function_url_post.json", "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"),
         ("alb_post.json", "Root=1-65f1c2d3-7e8f9a0b1c2d3e4f5a6b7c8d"),
         ("alb_multi_value_post.json", "Root=1-65f1c2d3-2c3d4e5f6a7b8c9d0e1f2a3b"),
-        ("direct.json", Context.aws_request_id),
+        ("direct.json", REQUEST_ID),
     ],
 )
 def test_given_event_when_asked_for_request_id_then_source_id_first(name, expected):
-    assert detect(load(name)).request_id(Context()) == expected
+    assert detect(load(name)).request_id(LambdaContext(REQUEST_ID)) == expected
 
 
 def test_given_no_ids_anywhere_when_asked_for_request_id_then_a_fresh_uuid4():
@@ -124,7 +124,7 @@ def test_given_unsafe_request_id_when_checked_then_refused(candidate):
 def test_given_injected_trace_header_when_asked_for_request_id_then_lambda_id_used():
     event = load("alb_post.json")
     event["headers"]["x-amzn-trace-id"] = 'Root=1"}, {"forged": "line'
-    assert detect(event).request_id(Context()) == Context.aws_request_id
+    assert detect(event).request_id(LambdaContext(REQUEST_ID)) == REQUEST_ID
 
 
 @pytest.mark.parametrize(

@@ -112,3 +112,12 @@ def test_given_bundle_metadata_when_inspected_then_full_contract(tiny_bundle):  
     assert metadata["parity"]["max_abs_prob_diff"] < 1e-5
     assert set(metadata["reference_profile"]["numeric"]) == {f.name for f in features.NUMERIC_FIELDS}
     assert {"created_at", "downloaded_at", "classes", "metrics", "files", "format_version"} <= set(metadata)
+
+
+def test_available_cores_without_an_affinity_mask(monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS and Windows have no ``os.sched_getaffinity``: the CPU count stands in for it."""
+    from credit_score.runtime import model as model_module
+
+    monkeypatch.delattr(model_module.os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(model_module.os, "cpu_count", lambda: 3)
+    assert model_module.available_cores() == 3

@@ -19,6 +19,7 @@ from credit_score.contract import fields as features
 from credit_score.contract.bundle import Bundle
 from credit_score.runtime.config import Settings
 from tests.support.bundles import rule_label, synthetic_records, write_model_bundle
+from tests.support.lambda_context import LambdaContext
 
 TRAINING_ROWS = 3_000
 SEED = 11
@@ -65,13 +66,6 @@ def population(count: int, seed: int, shift: Callable[[dict[str, str]], None] | 
     return records
 
 
-class _Context:
-    function_name = "credit-score"
-
-    def __init__(self, request_id: str) -> None:
-        self.aws_request_id = request_id
-
-
 def predict_through_handler(
     records: Sequence[dict[str, Any]], *, model_dir: Path, capture: str, batch: int = 250
 ) -> list[dict[str, Any]]:
@@ -81,7 +75,7 @@ def predict_through_handler(
     try:
         for start in range(0, len(records), batch):
             event = {"data": list(records[start : start + batch])}
-            response = app.handler(event, _Context(f"req-{start:06d}"))
+            response = app.handler(event, LambdaContext(f"req-{start:06d}"))
             assert response["statusCode"] == 200, response
             bodies.append(json.loads(response["body"]))
     finally:

@@ -41,6 +41,12 @@ class Prediction:
     probabilities: np.ndarray
 
 
+def available_cores() -> int:
+    """Cores this process may run on: the affinity mask where the OS has one (Linux), else the CPU count."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 class Model:
     """One ONNX Runtime session over a verified bundle; safe to share across invocations."""
 
@@ -70,7 +76,7 @@ class Model:
         except Exception as error:  # onnxruntime raises its own exception types for corrupt models
             raise ModelUnavailable(f"ONNX Runtime cannot load {MODEL_FILE}: {type(error).__name__}") from None
         _check_signature(session)
-        return cls(bundle, session, threads or len(os.sched_getaffinity(0)))
+        return cls(bundle, session, threads or available_cores())
 
     def predict(self, matrix: np.ndarray) -> Prediction:
         """Class codes and probabilities for rows encoded in FEATURE_NAMES order."""
