@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from credit_score.contract import fields as features  # noqa: E402
+from credit_score.contract.capture import object_key  # noqa: E402
 from credit_score.contract.profile import reference_profile  # noqa: E402
-from credit_score.runtime.capture import capture_records, object_key  # noqa: E402
+from credit_score.runtime.capture import capture_records  # noqa: E402
 from credit_score.runtime.model import Prediction  # noqa: E402
 from credit_score.runtime.payload import validate  # noqa: E402
 

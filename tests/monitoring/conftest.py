@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from credit_score.runtime.capture import capture_records, object_key
+from credit_score.contract.capture import object_key
+from credit_score.runtime.capture import capture_records
 from credit_score.runtime.model import Prediction
 from credit_score.runtime.payload import validate
 from tests.support.bundles import synthetic_records

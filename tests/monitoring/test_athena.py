@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from credit_score.contract.bundle import load_bundle
+from credit_score.contract.capture import object_key
 from credit_score.contract.fields import FIELDS
 from credit_score.monitoring.athena import athena_source, ddl, main, partition_predicate, psi_query
 from credit_score.monitoring.cli import EXIT_ERROR
 from credit_score.monitoring.cli import main as drift_main
 from credit_score.monitoring.reader import Window
 from credit_score.monitoring.stats import Reference
-from credit_score.runtime.capture import object_key
 from tests.monitoring.conftest import MODEL, dated_records, lines
 
 TODAY = datetime.now(UTC).date()

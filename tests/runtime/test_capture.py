@@ -15,6 +15,7 @@ import boto3
 import numpy as np
 import pytest
 
+from credit_score.contract.capture import object_key
 from credit_score.contract.fields import FIELDS_BY_NAME
 from credit_score.runtime.capture import (
     FIREHOSE_MAX_BYTES,
@@ -26,7 +27,6 @@ from credit_score.runtime.capture import (
     _chunks,
     build_capture,
     capture_records,
-    object_key,
 )
 from credit_score.runtime.errors import ConfigError
 from credit_score.runtime.logs import Log

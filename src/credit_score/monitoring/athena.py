@@ -27,10 +27,12 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
+from credit_score.contract import capture
 from credit_score.contract.bundle import BundleError
 from credit_score.contract.fields import CATEGORICAL_FIELDS, FIELDS, NUMERIC_FIELDS
-from credit_score.monitoring.cli import EXIT_ERROR, load_reference
 from credit_score.monitoring.reader import Window
+from credit_score.monitoring.reference import load_reference
+from credit_score.monitoring.report import EXIT_ERROR
 from credit_score.monitoring.stats import EPSILON, LABELS, PREDICTION, Reference
 
 DEFAULT_TABLE = "credit_score_capture"
@@ -54,13 +56,14 @@ def _table(name: str) -> str:
 
 
 def ddl(location: str, *, table: str = DEFAULT_TABLE, last_year: int = 2099) -> str:
-    """The capture table, partitioned as ``credit_score.runtime.capture.object_key`` writes."""
+    """The capture table, partitioned as ``credit_score.contract.capture.object_key`` writes."""
     if not location.startswith("s3://") or "'" in location:
         raise ValueError("the location must be an s3:// URI")
     root = location.rstrip("/") + "/"
     inputs = ",\n    ".join(f"{f.name}:{'double' if f.is_numeric else 'string'}" for f in FIELDS)
     probabilities = ",".join(f"{label}:double" for label in LABELS)
-    template = root + "model=${model}/version=${version}/year=${year}/month=${month}/day=${day}/hour=${hour}/"
+    template = capture.projection_template(root)
+    partitions = ", ".join(f"{name} string" for name in capture.PARTITIONS)
     return f"""CREATE EXTERNAL TABLE IF NOT EXISTS {_table(table)} (
   request_id string,
   inference_id string,
@@ -74,7 +77,7 @@ def ddl(location: str, *, table: str = DEFAULT_TABLE, last_year: int = 2099) -> 
   label string,
   probabilities struct<{probabilities}>
 )
-PARTITIONED BY (model string, version string, year string, month string, day string, hour string)
+PARTITIONED BY ({partitions})
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
 WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')
 LOCATION '{root}'

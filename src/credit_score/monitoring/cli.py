@@ -14,7 +14,6 @@ written before metrics are published. Nothing printed or written contains a reco
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import traceback
 from collections.abc import Sequence
@@ -22,14 +21,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from credit_score.contract.bundle import BundleError, load_bundle
+from credit_score.contract.bundle import BundleError
 from credit_score.monitoring import publish
 from credit_score.monitoring.html import render
 from credit_score.monitoring.reader import CaptureError, CaptureReader, Window, open_store, parse_bound
-from credit_score.monitoring.report import EXIT_CODES, summary, write_json, write_text
-from credit_score.monitoring.stats import Counts, Reference, Thresholds, evaluate
+from credit_score.monitoring.reference import load_reference
+from credit_score.monitoring.report import EXIT_CODES, EXIT_ERROR, summary, write_json, write_text
+from credit_score.monitoring.stats import Counts, Thresholds, evaluate
 
-EXIT_ERROR = 4
 DEFAULT_DAYS = 7
 
 
@@ -73,21 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--dedup-window", type=_positive(int), default=100_000, help="records within which copies are dropped (100000)"
     )
     return parser
-
-
-def load_reference(bundle: str | None, reference: str | None) -> tuple[Reference, dict[str, Any]]:
-    """The profile from a reference file (profile or metadata.json) or a verified bundle, and its origin."""
-    if reference:
-        document = json.loads(Path(reference).read_text(encoding="utf-8"))
-        model = document.get("model", {}) if isinstance(document, dict) else {}
-        profile = document.get("reference_profile", document) if isinstance(document, dict) else document
-        origin = {"source": f"file {reference}", "model": model.get("name"), "version": model.get("version")}
-    else:
-        loaded = load_bundle(bundle or "model")
-        profile = loaded.metadata.get("reference_profile")
-        origin = {"source": f"bundle {bundle}", "model": loaded.name, "version": loaded.version}
-    parsed = Reference.from_profile(profile)
-    return parsed, {**origin, "rows": parsed.rows}
 
 
 def window_from(args: argparse.Namespace, now: datetime) -> Window:

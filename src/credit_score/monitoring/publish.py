@@ -14,11 +14,11 @@ ingests); ``cloudwatch`` sends them with PutMetricData (credentials and endpoint
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from credit_score.contract import emf
 from credit_score.monitoring.stats import SEVERITY
 
 DEFAULT_NAMESPACE = "CreditScore"
@@ -54,18 +54,13 @@ def emf_lines(document: dict[str, Any], *, namespace: str = DEFAULT_NAMESPACE, t
         dimensions = {**base, **extra}
         key = extra.get("feature", "")
         group = groups.setdefault(key, {"dimensions": dimensions, "metrics": [], "values": {}})
-        group["metrics"].append({"Name": metric, "Unit": unit})
+        group["metrics"].append((metric, unit))
         group["values"][metric] = value
     milliseconds = int(timestamp.timestamp() * 1000)
     lines = []
     for group in groups.values():
-        directive = {
-            "Timestamp": milliseconds,
-            "CloudWatchMetrics": [
-                {"Namespace": namespace, "Dimensions": [list(group["dimensions"])], "Metrics": group["metrics"]}
-            ],
-        }
-        lines.append(json.dumps({"_aws": directive, **group["dimensions"], **group["values"]}, separators=(",", ":")))
+        fixed = emf.head([emf.directive(namespace, [list(group["dimensions"])], group["metrics"])])
+        lines.append(emf.line(milliseconds, fixed, {**group["dimensions"], **group["values"]}).rstrip("\n"))
     return lines
 
 

@@ -4,7 +4,7 @@ Two key layouts under the capture prefix (an ``s3://bucket/prefix`` or a local f
 listing one level at a time with a delimiter:
 
 * the handler's Hive partitions ``model=NAME/version=V/year=YYYY/month=MM/day=DD/hour=HH/*.jsonl``
-  (``credit_score.runtime.capture.object_key``); ``model=`` and ``version=`` folders are filtered by name;
+  (``credit_score.contract.capture.object_key``); ``model=`` and ``version=`` folders are filtered by name;
 * Firehose's ``YYYY/MM/DD/HH/stream-…`` folders (several records per object, optionally ``.gz``).
   Firehose names the folder by arrival time, which can only be later than the record's own
   timestamp, so one more hour is read after the window's end.
@@ -34,6 +34,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from credit_score.contract import capture
 from credit_score.contract.bundle import CLASSES
 
 FIREHOSE_SLACK = timedelta(hours=1)
@@ -114,8 +115,7 @@ def parse_bound(text: str, *, end: bool) -> datetime:
     return moment.replace(microsecond=0)
 
 
-HIVE_DAY = "year=%Y/month=%m/day=%d/"
-HIVE_HOUR = "year=%Y/month=%m/day=%d/hour=%H/"
+HIVE_DAY, HIVE_HOUR = capture.HIVE_DAY, capture.HIVE_HOUR
 FIREHOSE_DAY = "%Y/%m/%d/"
 FIREHOSE_HOUR = "%Y/%m/%d/%H/"
 
@@ -221,17 +221,17 @@ class S3Store:
 
 def open_store(uri: str, *, client_factory: Callable[[str], Any] | None = None, page_size: int = 1000) -> Store:
     """``s3://bucket/prefix`` (credentials and endpoint from the environment), ``file://`` or a folder."""
-    scheme, separator, rest = uri.partition("://")
-    if separator and scheme == "s3":
-        bucket, _, prefix = rest.partition("/")
-        if not bucket:
-            raise CaptureError("the capture URI must look like s3://bucket/prefix")
-        if client_factory is None:
-            client_factory = _s3_client
-        return S3Store(bucket, prefix, client_factory("s3"), page_size=page_size)
-    if separator and scheme != "file":
-        raise CaptureError("the capture URI must be s3://bucket/prefix or a local folder")
-    return LocalStore(Path(rest if separator else uri))
+    try:
+        location = capture.parse_location(uri)
+    except ValueError as error:
+        raise CaptureError(f"the capture URI {error}") from None
+    if location.scheme == "s3":
+        return S3Store(location.bucket, location.prefix, (client_factory or _s3_client)("s3"), page_size=page_size)
+    if location.scheme != "file":
+        raise CaptureError(
+            "the capture URI must be s3://bucket/prefix or a local folder; read a Firehose's S3 destination"
+        )
+    return LocalStore(location.folder)  # type: ignore[arg-type]
 
 
 def _s3_client(service: str) -> Any:
@@ -401,8 +401,7 @@ class CaptureReader:
         except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
             counts.malformed += 1
             return None
-        if type(record) is dict and "input" not in record and type(record.get("record")) is dict:
-            record = record["record"]  # a capture_fallback log line
+        record = capture.record_of(record)
         if (
             type(record) is not dict
             or type(record.get("input")) is not dict

@@ -19,6 +19,7 @@ from credit_score.monitoring.stats import EPSILON, Drift, FeatureDrift, Threshol
 
 FORMAT_VERSION = 1
 EXIT_CODES = {"none": 0, "warn": 1, "alert": 2, "insufficient_data": 3}
+EXIT_ERROR = 4  # usage, I/O or capture errors: no verdict
 
 
 def _feature(result: FeatureDrift) -> dict[str, Any]:

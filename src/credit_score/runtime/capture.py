@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from credit_score.contract.capture import FALLBACK_MESSAGE, capture_record, parse_location
 from credit_score.runtime.errors import ConfigError
 from credit_score.runtime.logs import Log
 from credit_score.runtime.model import Prediction
@@ -157,14 +158,6 @@ def _chunks(lines: Sequence[bytes]) -> list[list[int]]:
     return chunks
 
 
-def object_key(model_name: str, model_version: str, when: datetime, request_id: str) -> str:
-    """Where one invocation's records go, partitioned for Athena."""
-    return (
-        f"model={model_name}/version={model_version}/year={when:%Y}/month={when:%m}/day={when:%d}/hour={when:%H}/"
-        f"{when:%Y%m%dT%H%M%S%fZ}-{request_id}.jsonl"
-    )
-
-
 def capture_records(
     batch: Batch,
     prediction: Prediction,
@@ -183,18 +176,18 @@ def capture_records(
         batch.records(), prediction.codes.tolist(), prediction.probabilities.tolist(), strict=True
     ):
         records.append(
-            {
-                "request_id": request_id,
-                "inference_id": str(uuid.uuid4()),
-                "timestamp": timestamp,
-                "model_name": model_name,
-                "model_version": model_version,
-                "event_source": source,
-                "input": inputs,
-                "prediction": code,
-                "label": labels[code],
-                "probabilities": dict(zip(labels, probabilities, strict=True)),
-            }
+            capture_record(
+                request_id=request_id,
+                inference_id=str(uuid.uuid4()),
+                timestamp=timestamp,
+                model_name=model_name,
+                model_version=model_version,
+                source=source,
+                inputs=inputs,
+                prediction=code,
+                label=labels[code],
+                probabilities=dict(zip(labels, probabilities, strict=True)),
+            )
         )
     return records
 
@@ -230,7 +223,7 @@ class Capture:
         except Exception as error:  # any storage fault: the prediction must still be answered
             failed, reason = list(range(len(records))), failure_reason(error)
         for index in failed:
-            self.log.warning("capture_fallback", reason=reason, key=key, record=records[index])
+            self.log.warning(FALLBACK_MESSAGE, reason=reason, key=key, record=records[index])
         return len(failed)
 
 
@@ -246,18 +239,14 @@ def build_capture(
     if not uri:
         log.warning("capture_disabled", reason="CAPTURE_URI is not set; predictions are not captured")
         return None
-    scheme, separator, rest = uri.partition("://")
-    if not separator or scheme == "file":
-        sink: Sink = LocalSink(Path(rest if separator else uri))
-    elif scheme == "s3":
-        bucket, _, prefix = rest.partition("/")
-        if not bucket:
-            raise ConfigError("CAPTURE_URI must look like s3://bucket/prefix")
-        sink = S3Sink(bucket, prefix, kms_key_id=kms_key_id, client_factory=client_factory)
-    elif scheme == "firehose":
-        if not rest or "/" in rest:
-            raise ConfigError("CAPTURE_URI must look like firehose://delivery-stream-name")
-        sink = FirehoseSink(rest, client_factory=client_factory)
+    try:
+        location = parse_location(uri)
+    except ValueError as error:
+        raise ConfigError(f"CAPTURE_URI {error}") from None
+    if location.scheme == "file":
+        sink: Sink = LocalSink(location.folder)  # type: ignore[arg-type]
+    elif location.scheme == "s3":
+        sink = S3Sink(location.bucket, location.prefix, kms_key_id=kms_key_id, client_factory=client_factory)
     else:
-        raise ConfigError("CAPTURE_URI must be s3://bucket/prefix, firehose://stream or a local folder")
+        sink = FirehoseSink(location.stream, client_factory=client_factory)
     return Capture(sink, log=log, sampling_percent=sampling_percent)

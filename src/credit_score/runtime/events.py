@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from credit_score.runtime.errors import BadRequest, PayloadTooLarge, UnsupportedEvent
+from credit_score.runtime.payload import SHAPES
 
-PAYLOAD_KEYS = frozenset({"data", "dataframe_records", "dataframe_split", "instances"})
+PAYLOAD_KEYS = frozenset(SHAPES)
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;=/-]{0,127}")
 _REASONS = {
     200: "OK",

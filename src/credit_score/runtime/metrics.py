@@ -23,19 +23,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
+from credit_score.contract.emf import COUNT, MAX_VALUES, MILLISECONDS, NO_UNIT, directive, head, line
 from credit_score.contract.fields import NUMERIC_FIELDS
 
-MAX_VALUES = 100
 FEATURE_PREFIX = "Input."
 _FEATURE_METRICS = tuple(FEATURE_PREFIX + f.name for f in NUMERIC_FIELDS)
-COUNT, MILLISECONDS, NO_UNIT = "Count", "Milliseconds", "None"  # CloudWatch unit names
-
 
 _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
-
-
-def _definitions(*pairs: tuple[str, str]) -> list[dict[str, str]]:
-    return [{"Name": name, "Unit": unit} for name, unit in pairs]
 
 
 class Metrics:
@@ -65,51 +59,21 @@ class Metrics:
         if capture_enabled:
             request_metrics.append(("CaptureFailures", COUNT))
         features = [(name, NO_UNIT) for name in _FEATURE_METRICS]
-        self._prediction_head = self._head(
+        predictions = directive(namespace, [by_version, by_label], [("Predictions", COUNT)])
+        self._prediction_head = head(
             [
-                {"Namespace": namespace, "Dimensions": [by_version], "Metrics": _definitions(*request_metrics)},
-                {"Namespace": namespace, "Dimensions": [by_version], "Metrics": _definitions(*features)},
-                {
-                    "Namespace": namespace,
-                    "Dimensions": [by_version, by_label],
-                    "Metrics": _definitions(("Predictions", COUNT)),
-                },
+                directive(namespace, [by_version], request_metrics),
+                directive(namespace, [by_version], features),
+                predictions,
             ]
         )
-        self._label_head = self._head(
-            [
-                {
-                    "Namespace": namespace,
-                    "Dimensions": [by_version, by_label],
-                    "Metrics": _definitions(("Predictions", COUNT)),
-                }
-            ]
-        )
-        self._problem_head = self._head(
-            [
-                {
-                    "Namespace": namespace,
-                    "Dimensions": [[*by_version, "problem"]],
-                    "Metrics": _definitions(("ValidationErrors", COUNT)),
-                }
-            ]
-        )
-        self._fault_head = self._head(
-            [{"Namespace": namespace, "Dimensions": [["service"]], "Metrics": _definitions(("InternalErrors", COUNT))}]
-        )
-        self._cold_head = self._head(
-            [{"Namespace": namespace, "Dimensions": [["service"]], "Metrics": _definitions(("ColdStart", COUNT))}]
-        )
+        self._label_head = head([predictions])
+        self._problem_head = head([directive(namespace, [[*by_version, "problem"]], [("ValidationErrors", COUNT)])])
+        self._fault_head = head([directive(namespace, [["service"]], [("InternalErrors", COUNT)])])
+        self._cold_head = head([directive(namespace, [["service"]], [("ColdStart", COUNT)])])
 
-    @staticmethod
-    def _head(directives: list[dict[str, Any]]) -> str:
-        """The fixed part of a document after its timestamp: ``,"CloudWatchMetrics":[...]},``."""
-        return ',"CloudWatchMetrics":' + json.dumps(directives, separators=(",", ":")) + "},"
-
-    def _write(self, head: str, values: dict[str, Any]) -> None:
-        timestamp = int(self._clock() * 1000)
-        body = _encode(values)
-        (self._stream or sys.stdout).write(f'{{"_aws":{{"Timestamp":{timestamp}{head}{body[1:]}\n')
+    def _write(self, fixed: str, values: dict[str, Any]) -> None:
+        (self._stream or sys.stdout).write(line(int(self._clock() * 1000), fixed, values))
 
     def cold_start(self) -> None:
         if self.enabled:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from credit_score.runtime.capture import Capture, build_capture, capture_records, object_key
+from credit_score.contract.capture import object_key
+from credit_score.runtime.capture import Capture, build_capture, capture_records
 from credit_score.runtime.config import Settings
 from credit_score.runtime.errors import (
     ClientError,

@@ -1,0 +1,129 @@
+"""The capture contract: what one captured prediction holds, where an invocation's records are stored,
+and how a capture location is written. ``runtime.capture`` writes it; ``monitoring`` reads it back.
+
+Record: one JSON object per prediction with the fields of :data:`RECORD_FIELDS` (``input`` the
+normalised 21 fields, ``probabilities`` by label). A record that could not be stored is logged as a
+``capture_fallback`` line carrying it under ``record``; readers accept both forms.
+
+Key: ``model=NAME/version=V/year=YYYY/month=MM/day=DD/hour=HH/<UTC timestamp>-<object id>.jsonl``
+(Hive partitions, for Athena's partition projection), below the location's prefix.
+
+Location (``CAPTURE_URI``): ``s3://bucket/prefix``, ``firehose://delivery-stream`` or a local folder
+(``file://`` optional).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+REQUEST_ID = "request_id"
+INFERENCE_ID = "inference_id"
+TIMESTAMP = "timestamp"
+MODEL_NAME = "model_name"
+MODEL_VERSION = "model_version"
+EVENT_SOURCE = "event_source"
+INPUT = "input"
+PREDICTION = "prediction"
+LABEL = "label"
+PROBABILITIES = "probabilities"
+RECORD_FIELDS = (
+    REQUEST_ID,
+    INFERENCE_ID,
+    TIMESTAMP,
+    MODEL_NAME,
+    MODEL_VERSION,
+    EVENT_SOURCE,
+    INPUT,
+    PREDICTION,
+    LABEL,
+    PROBABILITIES,
+)
+FALLBACK_MESSAGE = "capture_fallback"
+FALLBACK_RECORD = "record"
+
+PARTITIONS = ("model", "version", "year", "month", "day", "hour")
+HIVE_DAY = "year=%Y/month=%m/day=%d/"
+HIVE_HOUR = "year=%Y/month=%m/day=%d/hour=%H/"
+OBJECT_SUFFIX = ".jsonl"
+
+
+def record_of(document: Any) -> Any:
+    """The capture record in a line's document: the record itself, or the one a fallback line carries."""
+    if type(document) is dict and INPUT not in document and type(document.get(FALLBACK_RECORD)) is dict:
+        return document[FALLBACK_RECORD]
+    return document
+
+
+def partition_prefix(model_name: str, model_version: str, when: datetime) -> str:
+    """The folder of one hour of one model version's records."""
+    return f"model={model_name}/version={model_version}/{when:{HIVE_HOUR}}"
+
+
+def object_key(model_name: str, model_version: str, when: datetime, object_id: str) -> str:
+    """Where one invocation's records go, partitioned for Athena."""
+    return f"{partition_prefix(model_name, model_version, when)}{when:%Y%m%dT%H%M%S%fZ}-{object_id}{OBJECT_SUFFIX}"
+
+
+def projection_template(root: str) -> str:
+    """Athena's ``storage.location.template`` for the key layout of :func:`object_key` under ``root``."""
+    return root + "".join(f"{name}=${{{name}}}/" for name in PARTITIONS)
+
+
+@dataclass(frozen=True)
+class Location:
+    """A parsed capture location: ``scheme`` is ``s3``, ``firehose`` or ``file``."""
+
+    scheme: str
+    bucket: str = ""
+    prefix: str = ""
+    stream: str = ""
+    folder: Path | None = None
+
+
+def parse_location(uri: str) -> Location:
+    """Parse ``CAPTURE_URI``; :class:`ValueError` with the expected forms otherwise."""
+    scheme, separator, rest = uri.partition("://")
+    if not separator or scheme == "file":
+        return Location("file", folder=Path(rest if separator else uri))
+    if scheme == "s3":
+        bucket, _, prefix = rest.partition("/")
+        if not bucket:
+            raise ValueError("must look like s3://bucket/prefix")
+        return Location("s3", bucket=bucket, prefix=prefix.strip("/"))
+    if scheme == "firehose":
+        if not rest or "/" in rest:
+            raise ValueError("must look like firehose://delivery-stream-name")
+        return Location("firehose", stream=rest)
+    raise ValueError("must be s3://bucket/prefix, firehose://stream or a local folder")
+
+
+def capture_record(
+    *,
+    request_id: str,
+    inference_id: str,
+    timestamp: str,
+    model_name: str,
+    model_version: str,
+    source: str,
+    inputs: Mapping[str, Any],
+    prediction: int,
+    label: str,
+    probabilities: Mapping[str, float],
+) -> dict[str, Any]:
+    """One captured prediction, with the fields in :data:`RECORD_FIELDS` order."""
+    return {
+        REQUEST_ID: request_id,
+        INFERENCE_ID: inference_id,
+        TIMESTAMP: timestamp,
+        MODEL_NAME: model_name,
+        MODEL_VERSION: model_version,
+        EVENT_SOURCE: source,
+        INPUT: inputs,
+        PREDICTION: prediction,
+        LABEL: label,
+        PROBABILITIES: probabilities,
+    }

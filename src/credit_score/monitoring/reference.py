@@ -1,0 +1,25 @@
+"""Where a drift run's reference profile comes from: a verified bundle, or a profile / metadata file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from credit_score.contract.bundle import load_bundle
+from credit_score.monitoring.stats import Reference
+
+
+def load_reference(bundle: str | None, reference: str | None) -> tuple[Reference, dict[str, Any]]:
+    """The profile from a reference file (profile or metadata.json) or a verified bundle, and its origin."""
+    if reference:
+        document = json.loads(Path(reference).read_text(encoding="utf-8"))
+        model = document.get("model", {}) if isinstance(document, dict) else {}
+        profile = document.get("reference_profile", document) if isinstance(document, dict) else document
+        origin = {"source": f"file {reference}", "model": model.get("name"), "version": model.get("version")}
+    else:
+        loaded = load_bundle(bundle or "model")
+        profile = loaded.metadata.get("reference_profile")
+        origin = {"source": f"bundle {bundle}", "model": loaded.name, "version": loaded.version}
+    parsed = Reference.from_profile(profile)
+    return parsed, {**origin, "rows": parsed.rows}
