@@ -24,6 +24,9 @@ from credit_score.contract.fields import FIELDS, PROBLEM_KINDS
 from tests.reliability.conftest import Context, handler_for, settings_for
 from tests.support.paths import EVENTS
 
+# Heavy (16,000 generated cases): `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 MARKER = "Zq7mark"
 TEMPLATES = {
     name: json.loads((EVENTS / f"{name}.json").read_text())

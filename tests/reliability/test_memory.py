@@ -8,9 +8,14 @@ import os
 import resource
 from pathlib import Path
 
+import pytest
+
 from credit_score.devtools.serve import build_event
 from tests.reliability.conftest import Context, handler_for, settings_for
 from tests.support.bundles import synthetic_records
+
+# Heavy (10,000 invocations): `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
 
 PAGE = resource.getpagesize()
 GROWTH_LIMIT_MB = 20

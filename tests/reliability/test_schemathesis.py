@@ -28,6 +28,9 @@ from credit_score.devtools.serve import Server, make_server
 from credit_score.runtime.service import Service
 from tests.reliability.conftest import settings_for
 
+# Heavy (the whole document fuzzed over HTTP): `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 MAX_BATCH = 20
 MAX_BODY = 65_536
 DOCUMENT = openapi.document(max_batch_size=MAX_BATCH, max_body_bytes=MAX_BODY)
