@@ -131,6 +131,22 @@ def test_given_post_when_served_then_handler_gets_an_http_api_v2_event(server, f
     assert 0 < context.get_remaining_time_in_millis() <= 30_000
 
 
+def test_given_percent_encoded_target_when_served_then_raw_path_and_query_as_sent(server, fake):
+    request(server, "GET", "/a%20b/%2F?q=%41&r=1")
+    event, _ = fake.calls[0]
+    assert (event["rawPath"], event["rawQueryString"]) == ("/a%20b/%2F", "q=%41&r=1")
+    assert event["queryStringParameters"] == {"q": "A", "r": "1"}
+
+
+def test_given_query_string_when_served_then_access_line_leaves_it_out(server, fake, capsys):
+    request(server, "POST", "/predict?customer=s3cr3t", b"{}")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert {"message": "http_access", "method": "POST", "path": "/predict", "status": 200} in [
+        {key: line[key] for key in ("message", "method", "path", "status")} for line in lines if "status" in line
+    ]
+    assert not any("s3cr3t" in json.dumps(line) for line in lines)
+
+
 def test_given_binary_body_when_served_then_event_carries_it_base64_encoded(server, fake):
     payload = bytes(range(256))
     request(server, "POST", "/", payload, {"Content-Type": "application/octet-stream"})

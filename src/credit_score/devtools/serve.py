@@ -41,7 +41,7 @@ from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
@@ -269,15 +269,6 @@ def request_headers(environ: WSGIEnvironment) -> list[tuple[str, str]]:
     return headers
 
 
-def request_target(environ: WSGIEnvironment) -> str:
-    """The request target as the client sent it: werkzeug keeps it in ``RAW_URI``."""
-    if raw := environ.get("RAW_URI"):
-        return raw
-    path = quote(environ.get("PATH_INFO", "").encode("latin-1"))
-    query = environ.get("QUERY_STRING", "")
-    return f"{path}?{query}" if query else path
-
-
 class Gateway:
     """The WSGI application: one handler (one Lambda container) plus the API's description."""
 
@@ -290,7 +281,7 @@ class Gateway:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         started = time.perf_counter()
-        method, target = environ["REQUEST_METHOD"], request_target(environ)
+        method, target = environ["REQUEST_METHOD"], environ["RAW_URI"]  # werkzeug: the target as sent
         path = target.partition("?")[0]
         response = self.respond(environ, method, target, path)
         reason = http.client.responses.get(response.status, "")
@@ -333,9 +324,8 @@ class Gateway:
 class RequestHandler(WSGIRequestHandler):
     """werkzeug's handler with JSON for what it cannot parse and JSON log lines without query strings."""
 
-    timeout = SOCKET_TIMEOUT_S
-
     server: Server
+    timeout = SOCKET_TIMEOUT_S
 
     def handle_expect_100(self) -> bool:
         """Refuse a declared oversized body before the client sends it (413 instead of ``100 Continue``).
