@@ -297,6 +297,9 @@ def test_given_head_when_sent_then_headers_without_body(server, fake):
     assert status == get_status == 200
     assert body == b""
     assert headers["Content-Length"] == str(len(get_body))
+    on_the_wire = raw_exchange(server, b"HEAD /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert on_the_wire.startswith(b"HTTP/1.1 200")
+    assert on_the_wire.endswith(b"\r\n\r\n")  # http.client never reads a HEAD body; the socket shows it
     fake.answer = {"statusCode": 405, "headers": {"Allow": "GET, POST"}, "body": '{"error":"method_not_allowed"}'}
     status, headers, body = request(server, "HEAD", "/health")
     assert (status, body, headers["Allow"]) == (405, b"", "GET, POST")
