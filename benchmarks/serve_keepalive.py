@@ -6,10 +6,10 @@
 requests.Session, browsers and load tools keep one connection open and send request after request
 on it; a server that writes a response in small pieces then stalls each one for the client's 40 ms
 delayed ACK. This starts the server the way ``make serve`` does (a subprocess on a free port, the
-real handler) and times ``POST /predict`` with ``data.json`` and ``GET /health``, first on one
-``http.client.HTTPConnection`` kept for every request, then with a new connection per request, and
-reports p50/p90/p99 and how many TCP connections the client opened during the timed requests
-(werkzeug answers ``Connection: close``, so the keep-alive client reconnects each time).
+real handler) and times ``POST /predict`` with ``data.json`` and ``GET /health`` on one
+``http.client.HTTPConnection`` kept for every request and with a new connection per request (the
+two take turns). It reports p50/p90/p99 and the TCP connections each client opened during the
+timed requests: werkzeug answers ``Connection: close``, so the keep-alive client reconnects each time.
 
 The model is ``--model-dir`` (default ``model/`` when it holds a bundle, else a tiny bundle built in
 a temporary folder). ``--url`` measures a server that is already running instead, e.g. another
@@ -46,7 +46,7 @@ class CountingConnection(http.client.HTTPConnection):
     opened = 0
 
     def connect(self) -> None:
-        CountingConnection.opened += 1
+        self.opened += 1
         super().connect()
 
 
@@ -61,33 +61,45 @@ def _exchange(connection: http.client.HTTPConnection, method: str, path: str, bo
     return elapsed
 
 
-def measure(host: str, port: int, method: str, path: str, body: bytes | None, count: int, keep_alive: bool) -> dict:
-    """``count`` timed requests after a warm-up, on one connection object or a new one each time."""
-    CountingConnection.opened = 0
-    kept = CountingConnection(host, port, timeout=30)
-    times = []
-    for number in range(WARMUP + count):
-        connection = kept if keep_alive else CountingConnection(host, port, timeout=30)
-        if number == WARMUP:
-            CountingConnection.opened = 0
-        elapsed = _exchange(connection, method, path, body)
-        if not keep_alive:
-            connection.close()
-        if number >= WARMUP:
-            times.append(elapsed * 1000)
-    kept.close()
+def _summary(times: list[float], client: str, request: str, connections: int) -> dict[str, Any]:
     cuts = statistics.quantiles(times, n=100, method="inclusive")
     return {
-        "request": f"{method} {path}",
-        "client": "keep-alive (one HTTPConnection)" if keep_alive else "new connection per request",
-        "requests": count,
-        "tcp_connections_opened": CountingConnection.opened,
+        "request": request,
+        "client": client,
+        "requests": len(times),
+        "tcp_connections_opened": connections,
         "p50_ms": round(statistics.median(times), 3),
         "p90_ms": round(cuts[89], 3),
         "p99_ms": round(cuts[98], 3),
         "mean_ms": round(statistics.fmean(times), 3),
         "max_ms": round(max(times), 3),
     }
+
+
+def measure(host: str, port: int, method: str, path: str, body: bytes | None, count: int) -> list[dict[str, Any]]:
+    """``count`` timed requests per client after a warm-up, the two clients taking turns.
+
+    Taking turns exposes both to the same load on a shared machine; the keep-alive client's one
+    connection object reconnects by itself when the server closes, and counts it.
+    """
+    kept = CountingConnection(host, port, timeout=30)
+    fresh = CountingConnection(host, port, timeout=30)
+    times: dict[str, list[float]] = {"kept": [], "fresh": []}
+    for number in range(WARMUP + count):
+        if number == WARMUP:
+            kept.opened = fresh.opened = 0
+        for name, connection in (("kept", kept), ("fresh", fresh)):
+            elapsed = _exchange(connection, method, path, body)
+            if name == "fresh":
+                connection.close()
+            if number >= WARMUP:
+                times[name].append(elapsed * 1000)
+    kept.close()
+    request = f"{method} {path}"
+    return [
+        _summary(times["kept"], "keep-alive (one HTTPConnection)", request, kept.opened),
+        _summary(times["fresh"], "new connection per request", request, fresh.opened),
+    ]
 
 
 def _default_bundle(folder: Path) -> Path:
@@ -121,9 +133,9 @@ def local_server(model_dir: Path) -> Iterator[tuple[str, int]]:
 def run(host: str, port: int, count: int) -> list[dict[str, Any]]:
     payload = (ROOT / "data.json").read_bytes()
     return [
-        measure(host, port, method, path, body, count, keep_alive)
+        case
         for method, path, body in (("POST", "/predict", payload), ("GET", "/health", None))
-        for keep_alive in (True, False)
+        for case in measure(host, port, method, path, body, count)
     ]
 
 
@@ -148,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "server": server,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),  # a shared machine: read the numbers with it
         "warmup_requests": WARMUP,
         "cases": cases,
     }
