@@ -431,3 +431,15 @@ def test_given_bad_configuration_when_cli_starts_then_exit_2_with_the_reason():
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "MAX_BATCH_SIZE" in result.stderr
+
+
+def test_given_port_in_use_when_cli_starts_then_exit_2_with_the_reason(tiny_bundle):  # noqa: F811
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}", "METRICS_ENABLED": "false"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        command = [sys.executable, "-m", "credit_score.devtools.serve", "--port", port, "--model-dir", str(tiny_bundle)]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
