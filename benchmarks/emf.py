@@ -2,7 +2,7 @@
 
     python -m benchmarks.emf [--repeat 5000]
 
-Both print the same metrics (latency, batch size, one prediction, the 17 input features) as one EMF
+Both print the same metrics (latency, batch size, one prediction; never an input value) as one EMF
 line; output goes to /dev/null so only serialisation is timed. Medians of ``--repeat`` flushes.
 """
 
@@ -14,10 +14,7 @@ import time
 from collections.abc import Callable
 
 from benchmarks.worker import quiet
-from credit_score.contract.fields import NUMERIC_FIELDS
-from credit_score.runtime.metrics import FEATURE_PREFIX, Metrics
-
-ROW = [40.0, 100000.0, 8000.0, 2.0, 4.0, 10.0, 2.0, 4.0, 11.0, 6.0, 3.0, 2000.0, 30.0, 200.0, 50.0, 250.0, 400.0]
+from credit_score.runtime.metrics import Metrics
 
 
 def median_seconds(call: Callable[[], object], repeat: int, warmup: int = 200) -> float:
@@ -41,18 +38,15 @@ def main(argv: list[str] | None = None) -> int:
 
     ours = Metrics(namespace="CreditScore", service="credit-score")
     theirs = PowertoolsMetrics(namespace="CreditScore", service="credit-score")
-    names = [FEATURE_PREFIX + f.name for f in NUMERIC_FIELDS]
 
     def flush_ours() -> None:
-        ours.predictions(version="1", labels=("Standard",), codes=[0], rows=[ROW], latency_ms=0.05)
+        ours.predictions(version="1", labels=("Standard",), codes=[0], latency_ms=0.05)
 
     def flush_powertools() -> None:
         theirs.add_dimension("model_version", "1")
         theirs.add_metric("Latency", MetricUnit.Milliseconds, 0.05)
         theirs.add_metric("BatchSize", MetricUnit.Count, 1)
         theirs.add_metric("Predictions", MetricUnit.Count, 1)
-        for name, value in zip(names, ROW, strict=True):
-            theirs.add_metric(name, MetricUnit.NoUnit, value)
         theirs.flush_metrics()
 
     with quiet():

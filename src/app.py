@@ -13,7 +13,7 @@ from typing import Any
 
 from credit_score.runtime.config import Settings
 from credit_score.runtime.errors import ConfigError
-from credit_score.runtime.events import detect
+from credit_score.runtime.events import detect, request_id
 from credit_score.runtime.logs import Log
 from credit_score.runtime.service import Service
 
@@ -38,10 +38,16 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 def _misconfigured(event: Any, context: Any, error: ConfigError) -> dict[str, Any]:
-    """Every request of a misconfigured container: 500, generic body, the reason in the log only."""
+    """Every request of a misconfigured container: 500, generic body, the reason in the log only.
+
+    The request is not read: its limits are part of the configuration that failed. Identity is the
+    server's as everywhere (the Lambda request id; the source's id only as a sanitised correlation id).
+    """
     source = detect(event)
-    request_id = source.request_id(context)
-    Log("credit-score", "ERROR").error(error.code, request_id=request_id, reason=error.reason)
-    body = json.dumps({**error.body(), "request_id": request_id})
-    headers = {"Content-Type": "application/json", "X-Request-Id": request_id}
+    server_id = request_id(context)
+    Log("credit-score", "ERROR").error(
+        error.code, request_id=server_id, correlation_id=source.correlation_id(), reason=error.reason
+    )
+    body = json.dumps({**error.body(), "request_id": server_id})
+    headers = {"Content-Type": "application/json", "X-Request-Id": server_id}
     return source.envelope(error.status, body, headers)

@@ -24,9 +24,11 @@ from credit_score.runtime.capture import (
     FirehoseSink,
     LocalSink,
     S3Sink,
+    UnsafeKey,
     _chunks,
     build_capture,
     capture_records,
+    checked_key,
 )
 from credit_score.runtime.errors import ConfigError
 from credit_score.runtime.logs import Log
@@ -66,6 +68,7 @@ def test_given_prediction_when_records_built_then_every_documented_field():
     first = records[0]
     assert set(first) == {
         "request_id",
+        "correlation_id",
         "inference_id",
         "timestamp",
         "model_name",
@@ -86,6 +89,70 @@ def test_given_invocation_when_keyed_then_hive_partitions_and_request_id():
     assert object_key("credit-score-classifier", "7", WHEN, "req-1") == (
         "model=credit-score-classifier/version=7/year=2025/month=03/day=07/hour=14/20250307T140509123456Z-req-1.jsonl"
     )
+
+
+HOSTILE_IDS = [
+    "Root=1/../../x",
+    "../../../../tmp/escape",
+    "x" * 10_000,
+    "Root=1-\u0661\u0662\U0001d7d2",
+    "a\\b",
+    "/abs",
+    "",
+]
+
+
+@pytest.mark.parametrize("object_id", HOSTILE_IDS)
+def test_given_client_shaped_object_id_when_keyed_then_refused(object_id):
+    with pytest.raises(ValueError):
+        object_key("credit-score-classifier", "7", WHEN, object_id)
+
+
+@pytest.mark.parametrize(("name", "version"), [("a/b", "7"), ("..", "7"), ("m", "7\n"), ("m", "a\\b"), ("", "7")])
+def test_given_model_name_or_version_that_splits_a_segment_when_keyed_then_refused(name, version):
+    with pytest.raises(ValueError):
+        object_key(name, version, WHEN, "req-1")
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["../x.jsonl", "a/../../x.jsonl", "/etc/x.jsonl", "a\\..\\x.jsonl", "a/\x00.jsonl", "a//b.jsonl", "a/./b", ""],
+)
+def test_given_key_that_would_leave_the_prefix_when_checked_then_refused(key):
+    with pytest.raises(UnsafeKey):
+        checked_key(key)
+
+
+@pytest.mark.parametrize("key", ["../outside.jsonl", "a/../../outside.jsonl", "/tmp/outside.jsonl"])
+def test_given_escaping_key_when_captured_to_a_folder_then_nothing_outside_and_records_logged(tmp_path, key):
+    folder = tmp_path / "capture"
+    stream = io.StringIO()
+    records = records_for(2)
+    assert Capture(LocalSink(folder), log=Log("t", stream=stream)).write(records, key) == 2
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    assert [line["reason"] for line in log_lines(stream)] == ["UnsafeKey", "UnsafeKey"]
+    assert [line["record"] for line in log_lines(stream)] == records
+
+
+def test_given_symlink_leaving_the_folder_when_captured_then_refused(tmp_path):
+    folder, outside = tmp_path / "capture", tmp_path / "outside"
+    folder.mkdir()
+    outside.mkdir()
+    (folder / "model=m").symlink_to(outside, target_is_directory=True)
+    capture = Capture(LocalSink(folder), log=Log("t", stream=io.StringIO()))
+    assert capture.write(records_for(1), "model=m/x.jsonl") == 1
+    assert list(outside.iterdir()) == []
+
+
+def test_given_escaping_key_when_captured_to_s3_then_no_object_and_records_logged(aws):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="capture-escape", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    stream = io.StringIO()
+    capture = build_capture("s3://capture-escape/predictions", log=Log("t", stream=stream))
+    for key in ("../outside.jsonl", "a/../../b.jsonl", "/abs.jsonl", "a\\b.jsonl"):
+        assert capture.write(records_for(1), key) == 1
+    assert "Contents" not in s3.list_objects_v2(Bucket="capture-escape")
+    assert {line["reason"] for line in log_lines(stream)} == {"UnsafeKey"}
 
 
 def test_given_local_folder_when_captured_then_one_jsonl_file_per_invocation(tmp_path):

@@ -10,14 +10,18 @@ import pytest
 
 from credit_score.runtime.errors import BadRequest, PayloadTooLarge, UnsupportedEvent
 from credit_score.runtime.events import (
+    MAX_CORRELATION_ID,
     Alb,
     Direct,
     FunctionUrl,
     HttpApi,
+    LatticeV1,
+    LatticeV2,
     RestApi,
     Unknown,
+    correlation_id,
     detect,
-    safe_request_id,
+    request_id,
 )
 from tests.support.events import BODY_EVENTS
 from tests.support.lambda_context import LambdaContext
@@ -51,6 +55,12 @@ REQUEST_ID = "0b5e6a7c-1d2e-4f3a-8b9c-0d1e2f3a4b5c"
         ("alb_get_health.json", Alb),
         ("direct.json", Direct),
         ("direct_legacy_body.json", Direct),
+        ("vpc_lattice_v1_post.json", LatticeV1),
+        ("vpc_lattice_v1_post_base64.json", LatticeV1),
+        ("vpc_lattice_v1_get_health.json", LatticeV1),
+        ("vpc_lattice_v2_post.json", LatticeV2),
+        ("vpc_lattice_v2_post_base64.json", LatticeV2),
+        ("vpc_lattice_v2_get_health.json", LatticeV2),
     ],
 )
 def test_given_real_shaped_event_when_detected_then_its_source(name, source):
@@ -85,6 +95,10 @@ def test_given_legacy_body_as_object_when_read_then_it_is_the_payload():
         ("alb_get_health.json", "GET", "/health"),
         ("rest_api_post.json", "POST", "/predict"),
         ("function_url_post.json", "POST", "/"),
+        ("vpc_lattice_v1_get_health.json", "GET", "/health"),
+        ("vpc_lattice_v2_get_health.json", "GET", "/health"),
+        ("vpc_lattice_v1_post.json", "POST", "/predict"),
+        ("vpc_lattice_v2_post.json", "POST", "/predict"),
     ],
 )
 def test_given_http_event_when_read_then_method_and_path(name, method, path):
@@ -100,31 +114,77 @@ def test_given_http_event_when_read_then_method_and_path(name, method, path):
         ("function_url_post.json", "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"),
         ("alb_post.json", "Root=1-65f1c2d3-7e8f9a0b1c2d3e4f5a6b7c8d"),
         ("alb_multi_value_post.json", "Root=1-65f1c2d3-2c3d4e5f6a7b8c9d0e1f2a3b"),
-        ("direct.json", REQUEST_ID),
+        ("vpc_lattice_v1_post.json", "Root=1-65f1c2d3-4b5c6d7e8f9a0b1c2d3e4f5a"),
+        ("vpc_lattice_v2_post.json", "Root=1-65f1c2d3-7e8f9a0b1c2d3e4f5a6b7c8d"),
+        ("direct.json", None),
     ],
 )
-def test_given_event_when_asked_for_request_id_then_source_id_first(name, expected):
-    assert detect(load(name)).request_id(LambdaContext(REQUEST_ID)) == expected
+def test_given_event_when_asked_for_correlation_id_then_the_source_own_id(name, expected):
+    assert detect(load(name)).correlation_id() == expected
 
 
-def test_given_no_ids_anywhere_when_asked_for_request_id_then_a_fresh_uuid4():
-    first, second = detect(SEED).request_id(None), detect(SEED).request_id(None)
+def test_given_any_context_when_asked_for_request_id_then_the_lambda_id_never_the_source():
+    assert request_id(LambdaContext(REQUEST_ID)) == REQUEST_ID
+
+
+def test_given_no_context_when_asked_for_request_id_then_a_fresh_uuid4():
+    first, second = request_id(None), request_id(None)
     assert first != second
     assert len(first) == 36
     assert first[14] == "4"
 
 
+@pytest.mark.parametrize("candidate", ["../x", "a/b", "x" * 65, "", "a b", "a\nb", "é"])
+def test_given_context_with_unusable_id_when_asked_for_request_id_then_a_fresh_uuid4(candidate):
+    assert len(request_id(type("Context", (), {"aws_request_id": candidate})())) == 36
+
+
 @pytest.mark.parametrize(
-    "candidate", ["a b", "<script>", "x" * 200, "", "-leading", "id\nforged", 123, None, "ünïcode"]
+    "candidate",
+    [
+        "a b",
+        "<script>",
+        "x" * (MAX_CORRELATION_ID + 1),
+        "",
+        "-leading",
+        "id\nforged",
+        123,
+        None,
+        "ünïcode",
+        "Root=1/../../x",
+        "a;b",
+        "..",
+        "a\\b",
+    ],
 )
-def test_given_unsafe_request_id_when_checked_then_refused(candidate):
-    assert safe_request_id(candidate) is None
+def test_given_unsafe_correlation_id_when_checked_then_refused(candidate):
+    assert correlation_id(candidate) is None
 
 
-def test_given_injected_trace_header_when_asked_for_request_id_then_lambda_id_used():
+def test_given_longest_safe_token_when_checked_then_kept():
+    assert correlation_id("a" * MAX_CORRELATION_ID) == "a" * MAX_CORRELATION_ID
+
+
+@pytest.mark.parametrize(
+    "trace",
+    ["Root=1/../../x", 'Root=1"}, {"forged": "line', "Root=" + "9" * 10_000, "Root=1-\u0661\u0662", "../../etc/passwd"],
+)
+@pytest.mark.parametrize("name", ["alb_post.json", "alb_multi_value_post.json", "vpc_lattice_v2_post.json"])
+def test_given_hostile_trace_header_when_read_then_no_correlation_id(name, trace):
+    event = load(name)
+    if "multiValueHeaders" in event:
+        event["multiValueHeaders"]["x-amzn-trace-id"] = [trace]
+    elif isinstance(event["headers"]["x-amzn-trace-id"], list):
+        event["headers"]["x-amzn-trace-id"] = [trace]
+    else:
+        event["headers"]["x-amzn-trace-id"] = trace
+    assert detect(event).correlation_id() is None
+
+
+def test_given_trace_header_extended_by_the_client_when_read_then_only_its_root():
     event = load("alb_post.json")
-    event["headers"]["x-amzn-trace-id"] = 'Root=1"}, {"forged": "line'
-    assert detect(event).request_id(LambdaContext(REQUEST_ID)) == REQUEST_ID
+    event["headers"]["x-amzn-trace-id"] = "Root=1-65f1c2d3-7e8f9a0b1c2d3e4f5a6b7c8d;Self=1-abc;x=../../y"
+    assert detect(event).correlation_id() == "Root=1-65f1c2d3-7e8f9a0b1c2d3e4f5a6b7c8d"
 
 
 @pytest.mark.parametrize(
@@ -142,6 +202,10 @@ def test_given_injected_trace_header_when_asked_for_request_id_then_lambda_id_us
         ({"data": {}, "version": "2.0"}, Direct),
         ({"data": {}, "httpMethod": "GET"}, Direct),
         ({"data": {}, "requestContext": {}}, Unknown),
+        ({"raw_path": "/", "method": "GET"}, LatticeV1),
+        ({"raw_path": "/", "body": "{}"}, Direct),
+        ({"version": "2.0", "method": "POST", "requestContext": {"targetGroupArn": "arn"}}, LatticeV2),
+        ({"version": "2.0", "method": "POST", "requestContext": {"identity": {}}}, Unknown),
         ({"requestContext": "x", "body": "{}"}, Unknown),
         ({"Records": [{"eventSource": "aws:sqs"}]}, Unknown),
         ({}, Unknown),
@@ -260,3 +324,40 @@ def test_given_direct_or_unknown_when_answering_then_the_seed_envelope(event):
         "headers": HEADERS,
         "body": "{}",
     }
+
+
+@pytest.mark.parametrize("name", ["vpc_lattice_v1_post.json", "vpc_lattice_v2_post.json"])
+def test_given_lattice_when_answering_then_its_envelope_with_status_description(name):
+    assert detect(load(name)).envelope(404, "{}", HEADERS) == {
+        "statusCode": 404,
+        "statusDescription": "404 Not Found",
+        "headers": HEADERS,
+        "body": "{}",
+        "isBase64Encoded": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "flag"),
+    [("vpc_lattice_v1_post.json", "is_base64_encoded"), ("vpc_lattice_v2_post.json", "isBase64Encoded")],
+)
+def test_given_lattice_base64_flag_when_read_then_honoured(name, flag):
+    event = load(name)
+    event["body"] = "not base64!!"
+    event[flag] = True
+    with pytest.raises(BadRequest):
+        detect(event).request(LIMIT)
+    event[flag] = False
+    assert detect(event).request(LIMIT).body == "not base64!!"
+
+
+@pytest.mark.parametrize("name", ["vpc_lattice_v1_post.json", "vpc_lattice_v2_post.json"])
+def test_given_lattice_body_over_the_limit_when_read_then_413(name):
+    with pytest.raises(PayloadTooLarge):
+        detect(load(name)).request(100)
+
+
+def test_given_lattice_headers_as_plain_strings_when_read_then_still_understood():
+    event = load("vpc_lattice_v1_post.json")
+    event["headers"] = {key: values[0] for key, values in event["headers"].items()}
+    assert detect(event).correlation_id() == "Root=1-65f1c2d3-4b5c6d7e8f9a0b1c2d3e4f5a"

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import random
 
 import pytest
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties import MetricUnit
 
-from credit_score.contract.fields import NUMERIC_FIELDS
-from credit_score.runtime.metrics import MAX_VALUES, Metrics
+from credit_score.contract.emf import MAX_VALUES
+from credit_score.runtime.metrics import Metrics
 
 LABELS = ("Poor", "Standard", "Good")
 UNITS = {unit.value for unit in MetricUnit}
@@ -57,15 +56,9 @@ def make(stream, **kwargs) -> Metrics:
     )
 
 
-def numeric_rows(count: int, seed: int = 0) -> list[list[float]]:
-    rng = random.Random(seed)
-    return [[round(rng.uniform(0, 100), 2) for _ in NUMERIC_FIELDS] for _ in range(count)]
-
-
 def test_given_one_prediction_when_emitted_then_one_document_with_everything():
     stream = io.StringIO()
-    numeric = numeric_rows(1)
-    make(stream).predictions(version="7", labels=LABELS, codes=[2], rows=numeric, latency_ms=0.04321)
+    make(stream).predictions(version="7", labels=LABELS, codes=[2], latency_ms=0.04321)
     [document] = emf_documents(stream.getvalue())
     assert document["_aws"]["Timestamp"] == 1_700_000_000_500
     assert (document["service"], document["model_version"], document["label"]) == ("credit-score", "7", "Good")
@@ -77,44 +70,36 @@ def test_given_one_prediction_when_emitted_then_one_document_with_everything():
         ["service", "model_version", "label"],
     ]
     assert dimensions_of(document, "Latency") == [["service", "model_version"]]
-    for column, field in enumerate(NUMERIC_FIELDS):
-        assert document[f"Input.{field.name}"] == numeric[0][column]
-        assert dimensions_of(document, f"Input.{field.name}") == [["service", "model_version"]]
-    assert "CaptureFailures" not in metric_names(document)
+    assert metric_names(document) == {"Latency", "BatchSize", "Predictions"}
+    assert set(document) == {"_aws", "service", "model_version", "label", "Latency", "BatchSize", "Predictions"}
 
 
 def test_given_batch_of_three_labels_when_emitted_then_predictions_counted_per_label():
     stream = io.StringIO()
     codes = [0, 1, 1, 2, 1, 0]
-    make(stream).predictions(version="7", labels=LABELS, codes=codes, rows=numeric_rows(6), latency_ms=1.0)
+    make(stream).predictions(version="7", labels=LABELS, codes=codes, latency_ms=1.0)
     documents = emf_documents(stream.getvalue())
     assert len(documents) == 3
     counts = {d["label"]: d["Predictions"] for d in documents}
     assert counts == {"Poor": 2, "Standard": 3, "Good": 1}
     assert documents[0]["BatchSize"] == 6
-    assert len(documents[0]["Input.Age"]) == 6
+    assert metric_names(documents[0]) == {"Latency", "BatchSize", "Predictions"}
     assert all(metric_names(d) == {"Predictions"} for d in documents[1:])
 
 
-def test_given_batch_over_the_emf_limit_when_emitted_then_a_sample_of_100_values_per_feature():
+def test_given_large_batch_when_emitted_then_counts_only_no_input_values():
     stream = io.StringIO()
-    numeric = numeric_rows(1000)
-    make(stream, rng=random.Random(3)).predictions(
-        version="7", labels=LABELS, codes=[1] * 1000, rows=numeric, latency_ms=9.0
-    )
+    make(stream).predictions(version="7", labels=LABELS, codes=[1] * 1000, latency_ms=9.0)
     [document] = emf_documents(stream.getvalue())
-    assert document["BatchSize"] == 1000
-    assert document["Predictions"] == 1000
-    ages = document["Input.Age"]
-    assert len(ages) == MAX_VALUES
-    assert set(ages) <= {row[0] for row in numeric}
-    assert len(set(ages)) > 90, "a sample of distinct records, not one repeated"
+    assert (document["BatchSize"], document["Predictions"]) == (1000, 1000)
+    assert not any(isinstance(value, list) for value in document.values()), "no per-record values"
+    assert not any(key.startswith("Input.") for key in document)
 
 
 def test_given_capture_enabled_when_emitted_then_capture_failures_reported():
     stream = io.StringIO()
     make(stream, capture_enabled=True).predictions(
-        version="7", labels=LABELS, codes=[0], rows=numeric_rows(1), latency_ms=1.0, capture_failures=2
+        version="7", labels=LABELS, codes=[0], latency_ms=1.0, capture_failures=2
     )
     [document] = emf_documents(stream.getvalue())
     assert document["CaptureFailures"] == 2
@@ -144,7 +129,7 @@ def test_given_metrics_disabled_when_anything_happens_then_silence():
     metrics.cold_start()
     metrics.internal_error()
     metrics.rejection(version="7", problems={"missing": 1})
-    metrics.predictions(version="7", labels=LABELS, codes=[1], rows=numeric_rows(1), latency_ms=1.0)
+    metrics.predictions(version="7", labels=LABELS, codes=[1], latency_ms=1.0)
     assert stream.getvalue() == ""
 
 
@@ -159,9 +144,7 @@ def test_given_awkward_version_and_service_names_when_one_prediction_emitted_the
     stream = io.StringIO()
     metrics = Metrics(namespace="N%s", service='svc "%d"', stream=stream, capture_enabled=True)
     for version in ('7"%s', "8"):
-        metrics.predictions(
-            version=version, labels=LABELS, codes=[1], rows=numeric_rows(1), latency_ms=2.5, capture_failures=1
-        )
+        metrics.predictions(version=version, labels=LABELS, codes=[1], latency_ms=2.5, capture_failures=1)
     documents = emf_documents(stream.getvalue())
     assert [(d["model_version"], d["service"], d["label"]) for d in documents] == [
         ('7"%s', 'svc "%d"', "Standard"),

@@ -55,27 +55,27 @@ def _table(name: str) -> str:
     return name
 
 
+def record_columns() -> str:
+    """One column per field of the capture record, in :data:`capture.RECORD_FIELDS` order."""
+    inputs = ",\n    ".join(f"{f.name}:{'double' if f.is_numeric else 'string'}" for f in FIELDS)
+    probabilities = ",".join(f"{label}:double" for label in LABELS)
+    types = {
+        capture.INPUT: f"struct<\n    {inputs}>",
+        capture.PREDICTION: "int",
+        capture.PROBABILITIES: f"struct<{probabilities}>",
+    }
+    return ",\n".join(f"  `{name}` {types.get(name, 'string')}" for name in capture.RECORD_FIELDS)
+
+
 def ddl(location: str, *, table: str = DEFAULT_TABLE, last_year: int = 2099) -> str:
     """The capture table, partitioned as ``credit_score.contract.capture.object_key`` writes."""
     if not location.startswith("s3://") or "'" in location:
         raise ValueError("the location must be an s3:// URI")
     root = location.rstrip("/") + "/"
-    inputs = ",\n    ".join(f"{f.name}:{'double' if f.is_numeric else 'string'}" for f in FIELDS)
-    probabilities = ",".join(f"{label}:double" for label in LABELS)
     template = capture.projection_template(root)
     partitions = ", ".join(f"{name} string" for name in capture.PARTITIONS)
     return f"""CREATE EXTERNAL TABLE IF NOT EXISTS {_table(table)} (
-  request_id string,
-  inference_id string,
-  `timestamp` string,
-  model_name string,
-  model_version string,
-  event_source string,
-  input struct<
-    {inputs}>,
-  prediction int,
-  label string,
-  probabilities struct<{probabilities}>
+{record_columns()}
 )
 PARTITIONED BY ({partitions})
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'

@@ -3,12 +3,16 @@
 ``CAPTURE_URI`` picks the sink:
 
 * ``s3://bucket/prefix`` — ``prefix/model=NAME/version=V/year=YYYY/month=MM/day=DD/hour=HH/
-  <timestamp>-<request id>.jsonl`` (Hive partitions for Athena), server-side encrypted (``AES256``,
+  <timestamp>-<Lambda request id>.jsonl`` (Hive partitions for Athena), server-side encrypted (``AES256``,
   or ``aws:kms`` with ``CAPTURE_KMS_KEY_ID``);
 * ``firehose://stream`` — one PutRecordBatch per invocation (chunks of at most 500 records / 4 MiB),
   records the service refused are retried, and only those;
 * a local folder (or ``file://`` URI) — the S3 layout on disk, each file written atomically;
 * unset — capture off, said once in a warning.
+
+Keys are built from server parts only (``contract.capture.object_key``), and each sink still refuses
+a key that would leave its prefix (:class:`UnsafeKey`: ``..`` segments, a leading ``/``, backslashes,
+control characters; the folder sink also resolves the target and checks it stays inside the folder).
 
 Capture never fails a prediction. AWS calls use botocore's standard retry mode with few attempts and
 short timeouts; whatever still fails is logged as one ``capture_fallback`` line per record (the
@@ -21,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import tempfile
 import time
 import uuid
@@ -45,6 +50,20 @@ CLIENT_OPTIONS: dict[str, Any] = {
 }
 
 
+_UNSAFE_KEY = re.compile(r"\\|[\x00-\x1f\x7f]|(^|/)\.{1,2}(/|$)|^/|//")
+
+
+class UnsafeKey(ValueError):
+    """A capture key that would leave the sink's prefix; its records go to the fallback log."""
+
+
+def checked_key(key: str) -> str:
+    """``key`` when it is a relative, forward-slash path of plain segments, else :class:`UnsafeKey`."""
+    if type(key) is not str or not key or _UNSAFE_KEY.search(key):
+        raise UnsafeKey("capture key must be relative, with no '..', backslash or control character")
+    return key
+
+
 class Sink(Protocol):
     """Stores one invocation's lines; returns the indexes of lines it could not store."""
 
@@ -66,7 +85,10 @@ class LocalSink:
         self.folder = folder
 
     def put(self, key: str, lines: Sequence[bytes]) -> list[int]:
-        target = self.folder / key
+        root = self.folder.resolve()
+        target = (root / checked_key(key)).resolve()
+        if not target.is_relative_to(root) or target == root:
+            raise UnsafeKey("capture key leaves the capture folder")
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".capture-", dir=target.parent)
         try:
@@ -97,6 +119,7 @@ class S3Sink:
         self._client: Any = None
 
     def put(self, key: str, lines: Sequence[bytes]) -> list[int]:
+        key = checked_key(key)
         if self._client is None:
             self._client = self._client_factory("s3")
         self._client.put_object(
@@ -168,6 +191,7 @@ def capture_records(
     request_id: str,
     source: str,
     when: datetime,
+    correlation_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """One record per prediction: ids, time, model, normalised input, prediction and probabilities."""
     timestamp = when.isoformat().replace("+00:00", "Z")
@@ -178,6 +202,7 @@ def capture_records(
         records.append(
             capture_record(
                 request_id=request_id,
+                correlation_id=correlation_id,
                 inference_id=str(uuid.uuid4()),
                 timestamp=timestamp,
                 model_name=model_name,

@@ -5,7 +5,9 @@ Environment variables (explicit arguments to :meth:`Settings.from_env` win over 
 ``MODEL_DIR``
     Folder of the model bundle. Default: ``model/`` next to ``app.py`` (``$LAMBDA_TASK_ROOT/model``).
 ``MAX_BATCH_SIZE``
-    Most records one request may carry; more is refused with 413. Whole number, default 1000.
+    Most records one request may carry; more is refused with 413. Whole number, default 1000, at most
+    :data:`MAX_BATCH_LIMIT`: the largest answer must fit Lambda's 6 MB response limit (see
+    :data:`ANSWER_BYTES_PER_RECORD`), so a larger value is refused at configuration time.
 ``MAX_BODY_BYTES``
     Largest request body accepted, after base64 decoding; more is refused with 413. Whole number,
     default 6291456 (6 MB, Lambda's own synchronous payload limit).
@@ -55,6 +57,15 @@ LOG_LEVEL = "LOG_LEVEL"
 LAMBDA_TASK_ROOT = "LAMBDA_TASK_ROOT"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's limit on a synchronous invocation's response
+# Worst-case bytes one record adds to a success answer as the envelope carries it (the body is JSON text
+# inside the JSON envelope, so its quotes count twice): prediction, label and three probabilities (about
+# 150 bytes today), four reason entries and the optional per-feature contributions, with room to spare.
+# Raise it when the answer grows; tests measure the real answer against it.
+ANSWER_BYTES_PER_RECORD = 2048
+ANSWER_ENVELOPE_BYTES = 4096  # status, headers, model name, version and request id around the records
+MAX_BATCH_LIMIT = (LAMBDA_RESPONSE_BYTES - ANSWER_ENVELOPE_BYTES) // ANSWER_BYTES_PER_RECORD
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -78,6 +89,13 @@ class Settings:
     metrics_namespace: str = "CreditScore"
     service_name: str = "credit-score"
     log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.max_batch_size > MAX_BATCH_LIMIT:
+            raise ConfigError(
+                f"{MAX_BATCH_SIZE} must be <= {MAX_BATCH_LIMIT}: the answer of that many records must fit "
+                f"Lambda's {LAMBDA_RESPONSE_BYTES} byte response limit"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -11,22 +11,29 @@
         ├── NotFound             404 not_found           GET on a path other than /health
         ├── MethodNotAllowed     405 method_not_allowed  neither GET nor POST
         ├── PayloadTooLarge      413 payload_too_large   body over MAX_BODY_BYTES or batch over MAX_BATCH_SIZE
-        └── ValidationFailed     422 validation_error    field problems, all of them, with record indexes
+        └── ValidationFailed     422 validation_error    field problems with record indexes, bounded
 
-Messages are written by this code and never quote what the client sent (values or keys): a credit
-application is customer data. Server faults keep their reason for the log (``reason``) and show the
-client only a generic message and the request id. ``kind`` is a short word from a bounded set, safe
+Messages are written by this code and never quote what the client sent (values, keys, methods,
+paths): a credit application is customer data, and an echo would let a client size our answer.
+A 422 lists at most :data:`MAX_DETAILS` problems, then counts all of them by field and by problem
+kind (both bounded sets), and its body stays under :data:`MAX_ERROR_BODY_BYTES` whatever the batch.
+Server faults keep their reason for the log (``reason``) and show the client only a generic message
+and the request id. ``kind`` is a short word from a bounded set, safe
 to use as a metric dimension.
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from credit_score.contract.fields import FieldProblem
 
 GENERIC_MESSAGE = "internal error; quote the request id when reporting it"
+MAX_DETAILS = 100  # problems listed one by one in a 422; the rest are only counted
+MAX_ERROR_BODY_BYTES = 64 * 1024  # the most an error body may weigh, request id included
 
 
 class ServiceError(Exception):
@@ -90,7 +97,8 @@ class PayloadTooLarge(ClientError):
 
 
 class ValidationFailed(ClientError):
-    """Field problems of every record at once; ``details`` hold field, index, problem and message."""
+    """Field problems of every record at once: the first :data:`MAX_DETAILS` in ``details`` (field, index,
+    problem, message), all of them counted in ``counts`` by field and by problem kind."""
 
     status = 422
     code = "validation_error"
@@ -98,15 +106,28 @@ class ValidationFailed(ClientError):
     def __init__(self, problems: Sequence[FieldProblem]) -> None:
         records = len({problem.index for problem in problems})
         noun = "record" if records == 1 else "records"
-        super().__init__(f"{len(problems)} invalid field value(s) in {records} {noun}; see details")
+        listed = "see details" if len(problems) <= MAX_DETAILS else f"the first {MAX_DETAILS} are in details"
+        super().__init__(f"{len(problems)} invalid field value(s) in {records} {noun}; {listed}")
         self.problems = tuple(problems)
 
     def body(self) -> dict[str, Any]:
-        return {**super().body(), "details": [problem.to_dict() for problem in self.problems]}
+        details = [problem.to_dict() for problem in self.problems[:MAX_DETAILS]]
+        body = {
+            **super().body(),
+            "problem_count": len(self.problems),
+            "counts": {
+                "by_field": dict(Counter(problem.field for problem in self.problems)),
+                "by_problem": self.kinds(),
+            },
+            "truncated": len(details) < len(self.problems),
+            "details": details,
+        }
+        # Messages are ours but of varying length: shed details until the body fits, keeping the counts.
+        while details and len(json.dumps(body, separators=(",", ":"))) > MAX_ERROR_BODY_BYTES - 128:
+            del details[len(details) // 2 :]
+            body["truncated"] = True
+        return body
 
     def kinds(self) -> dict[str, int]:
         """How many problems of each kind, for the ValidationErrors metric."""
-        counts: dict[str, int] = {}
-        for problem in self.problems:
-            counts[problem.problem] = counts.get(problem.problem, 0) + 1
-        return counts
+        return dict(Counter(problem.problem for problem in self.problems))

@@ -6,13 +6,22 @@ most specific shape to the least:
 * :class:`Alb` — ``requestContext.elb`` is present (an ALB event also has ``httpMethod``);
 * :class:`FunctionUrl` / :class:`HttpApi` — payload format ``version`` ``"2.0"`` with
   ``requestContext.http``; a Function URL's domain is ``*.lambda-url.*``;
+* :class:`LatticeV2` — ``version`` ``"2.0"``, ``method`` and a ``requestContext`` with the VPC
+  Lattice ARNs (``serviceNetworkArn``, ``serviceArn``, ``targetGroupArn``);
 * :class:`RestApi` — ``httpMethod`` with a ``requestContext`` (REST API proxy, or HTTP API with
   payload format 1.0);
+* :class:`LatticeV1` — ``raw_path`` and ``method`` with no ``requestContext`` (snake_case keys);
 * :class:`Direct` — no ``requestContext``: the event is the payload itself (``{"data": ...}``
   or an MLflow scoring shape), or the seed's ``{"body": "<json>"}`` test event.
 
 Anything else (a list, a string, an unknown ``requestContext``) is an :class:`UnsupportedEvent`.
 This module never looks at the model; it turns events into :class:`Request` and answers back.
+
+Identity: the request id is always the server's (the Lambda request id, a uuid4 without a context),
+because a client can extend or repeat any id a source forwards (ALB keeps a client's
+``X-Amzn-Trace-Id``). The source's own id is kept only as a :func:`correlation_id`: a short token of
+``[A-Za-z0-9._:=-]`` (no ``/``), at most :data:`MAX_CORRELATION_ID` characters, else dropped; it goes
+to logs and capture records, never into a path or key.
 """
 
 from __future__ import annotations
@@ -25,11 +34,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from credit_score.contract.capture import OBJECT_ID
 from credit_score.runtime.errors import BadRequest, PayloadTooLarge, UnsupportedEvent
 from credit_score.runtime.payload import SHAPES
 
 PAYLOAD_KEYS = frozenset(SHAPES)
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;=/-]{0,127}")
+MAX_CORRELATION_ID = 64
+_CORRELATION_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:=-]{{0,{MAX_CORRELATION_ID - 1}}}")
+_TRACE_HEADER = "x-amzn-trace-id"
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -51,15 +63,28 @@ class Request:
     raw: bool
 
 
-def safe_request_id(candidate: Any) -> str | None:
-    """The id when it is a short token (it reaches logs, headers and S3 keys), else ``None``."""
-    if type(candidate) is str and _SAFE_ID.fullmatch(candidate):
+def correlation_id(candidate: Any) -> str | None:
+    """``candidate`` when it is a short safe token (it reaches logs and capture records), else ``None``."""
+    if type(candidate) is str and len(candidate) <= MAX_CORRELATION_ID and _CORRELATION_ID.fullmatch(candidate):
         return candidate
     return None
 
 
+def _trace_root(header: Any) -> str | None:
+    """The first field of an ``X-Amzn-Trace-Id`` (``Root=...``), the part the load balancer made or kept."""
+    return correlation_id(header.split(";", 1)[0]) if type(header) is str else None
+
+
 def new_request_id() -> str:
     return str(uuid.uuid4())
+
+
+def request_id(context: Any) -> str:
+    """The Lambda request id (it matches START/END/REPORT lines), or a fresh uuid4 without a usable one."""
+    candidate = getattr(context, "aws_request_id", None)
+    if type(candidate) is str and OBJECT_ID.fullmatch(candidate):  # also the capture object id
+        return candidate
+    return new_request_id()
 
 
 class Source:
@@ -77,9 +102,9 @@ class Source:
     def request(self, max_body_bytes: int) -> Request:
         raise NotImplementedError
 
-    def request_id(self, context: Any) -> str:
-        """The source's own id when it carries a safe one, else the Lambda's, else a new uuid4."""
-        return safe_request_id(getattr(context, "aws_request_id", None)) or new_request_id()
+    def correlation_id(self) -> str | None:
+        """The source's own id for this request, sanitised; ``None`` when it has none or it is unsafe."""
+        return None
 
     def envelope(self, status: int, body: str, headers: dict[str, str]) -> dict[str, Any]:
         return {"statusCode": status, "headers": headers, "body": body}
@@ -129,11 +154,8 @@ class _Http(Source):
     def _path(self) -> str:
         return _text(self.event.get("path"), "/")
 
-    def _own_request_id(self) -> str | None:
-        return safe_request_id(_context_of(self.event).get("requestId"))
-
-    def request_id(self, context: Any) -> str:
-        return self._own_request_id() or super().request_id(context)
+    def correlation_id(self) -> str | None:
+        return correlation_id(_context_of(self.event).get("requestId"))
 
     def request(self, max_body_bytes: int) -> Request:
         method = self._method()
@@ -151,13 +173,13 @@ class Alb(_Http):
     def _multi_value(self) -> bool:
         return isinstance(self.event.get("multiValueHeaders"), dict)
 
-    def _own_request_id(self) -> str | None:
+    def correlation_id(self) -> str | None:
         if self._multi_value():
-            values = self.event["multiValueHeaders"].get("x-amzn-trace-id")
+            values = self.event["multiValueHeaders"].get(_TRACE_HEADER)
             trace = values[0] if isinstance(values, list) and values else None
         else:
-            trace = self._headers().get("x-amzn-trace-id")
-        return safe_request_id(trace)
+            trace = self._headers().get(_TRACE_HEADER)
+        return _trace_root(trace)
 
     def envelope(self, status: int, body: str, headers: dict[str, str]) -> dict[str, Any]:
         response: dict[str, Any] = {
@@ -218,6 +240,74 @@ class RestApi(_Http):
         return response
 
 
+def _first(value: Any) -> Any:
+    """Lattice sends header values as lists (one per occurrence); the first one, or the value itself."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+class _Lattice(_Http):
+    """VPC Lattice: method, path and headers under their own names, answered like an ALB (single values)."""
+
+    _path_key: ClassVar[str] = "path"
+    _base64_key: ClassVar[str] = "isBase64Encoded"
+
+    def _method(self) -> str:
+        return _text(self.event.get("method"), "POST").upper()
+
+    def _path(self) -> str:
+        return _text(self.event.get(self._path_key), "/")
+
+    def correlation_id(self) -> str | None:
+        headers = self._headers()
+        return _trace_root(_first(headers.get(_TRACE_HEADER)))
+
+    def request(self, max_body_bytes: int) -> Request:
+        method = self._method()
+        body = ""
+        if method == "POST":
+            event = {"body": self.event.get("body"), "isBase64Encoded": self.event.get(self._base64_key)}
+            body = _body(event, max_body_bytes)
+        return Request(method, self._path(), body, True)
+
+    def envelope(self, status: int, body: str, headers: dict[str, str]) -> dict[str, Any]:
+        return {
+            "statusCode": status,
+            "statusDescription": f"{status} {_REASONS.get(status, '')}".rstrip(),
+            "headers": headers,
+            "body": body,
+            "isBase64Encoded": False,
+        }
+
+
+class LatticeV2(_Lattice):
+    """VPC Lattice, event structure version 2.0."""
+
+    name = "vpc_lattice_v2"
+
+    @classmethod
+    def infer(cls, event: Any) -> bool:
+        context = _context_of(event)
+        return (
+            event.get("version") == "2.0"
+            and "method" in event
+            and any(key in context for key in ("serviceNetworkArn", "serviceArn", "targetGroupArn"))
+        )
+
+
+class LatticeV1(_Lattice):
+    """VPC Lattice, event structure version 1 (snake_case keys, no request context)."""
+
+    name = "vpc_lattice_v1"
+    _path_key = "raw_path"
+    _base64_key = "is_base64_encoded"
+
+    @classmethod
+    def infer(cls, event: Any) -> bool:
+        return "requestContext" not in event and "raw_path" in event and "method" in event
+
+
 class Direct(Source):
     """``lambda invoke`` with the payload as the event; answered with the seed's envelope."""
 
@@ -245,12 +335,12 @@ class Unknown(Source):
 
     def request(self, max_body_bytes: int) -> Request:
         raise UnsupportedEvent(
-            "unrecognised event: send an API Gateway, HTTP API, Function URL or ALB event, "
+            "unrecognised event: send an API Gateway, HTTP API, Function URL, ALB or VPC Lattice event, "
             "or invoke directly with {'data': {...}}"
         )
 
 
-SOURCES: tuple[type[Source], ...] = (Alb, FunctionUrl, HttpApi, RestApi, Direct)
+SOURCES: tuple[type[Source], ...] = (Alb, FunctionUrl, HttpApi, LatticeV2, RestApi, LatticeV1, Direct)
 
 
 def detect(event: Any) -> Source:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from credit_score.runtime.model import Model, Prediction
-from credit_score.runtime.payload import Batch, prepare_payload
+from credit_score.runtime.payload import Batch
 
 PROBABILITY_DECIMALS = 6
 
@@ -24,9 +24,11 @@ class Outcome:
     body: dict[str, Any]
 
 
-def predict_payload(payload: Any, model: Model, *, request_id: str, max_batch_size: int) -> Outcome:
-    """Validate, encode and predict every record; the seed's single shape gets a single answer."""
-    batch = prepare_payload(payload, max_batch_size)
+def predict_batch(batch: Batch, model: Model, *, request_id: str) -> Outcome:
+    """Predict a validated batch (``payload.prepare_payload``); the seed's single shape gets a single answer.
+
+    Validation is the caller's first step, so that a bad request is answered 4xx even with no model.
+    """
     prediction = model.predict(batch.matrix)
     return Outcome(batch, prediction, response_body(batch.single, prediction, model, request_id))
 

@@ -3,9 +3,17 @@
 Routes (HTTP sources): POST on any path predicts; GET ``/health`` (any stage prefix) describes the
 model; other GET paths are 404 and other methods 405. Direct invocations always predict.
 
-Model lifecycle: the bundle is loaded on the first invocation, not at import. If it cannot be loaded
-(missing, tampered, not an ONNX model of our contract), every request is answered 500 with a generic
-message, and its ``model_unavailable`` error line gives the reason (``model_load_failed`` marks each
+Identity: ``request_id`` (body, ``X-Request-Id``, log lines, capture) is the Lambda request id, or a
+uuid4 without a context; the source's own id is only a sanitised ``correlation_id`` in the request
+log line and the capture records (see ``events.py``).
+
+Parse before load: the request is read, routed and validated before the model is asked for, so every
+4xx is answered the same with or without a model. The model is needed only by a valid prediction and
+by GET /health.
+
+Model lifecycle: the bundle is loaded on the first invocation that needs it, not at import. If it
+cannot be loaded (missing, tampered, not an ONNX model of our contract), such requests are answered
+500 with a generic message, and its ``model_unavailable`` error line gives the reason (``model_load_failed`` marks each
 load attempt). Loading is retried at most once every ``MODEL_RETRY_SECONDS``: a fixed image will not
 heal, but a bundle on a mounted file system might, and a bounded retry costs a failing container
 little while never re-hashing 20 MB on every request.
@@ -32,12 +40,12 @@ from credit_score.runtime.errors import (
     ServiceError,
     ValidationFailed,
 )
-from credit_score.runtime.events import Request, Source, detect
+from credit_score.runtime.events import Request, Source, detect, request_id
 from credit_score.runtime.logs import Log
 from credit_score.runtime.metrics import Metrics
 from credit_score.runtime.model import Model
-from credit_score.runtime.payload import parse_json
-from credit_score.runtime.predict import predict_payload
+from credit_score.runtime.payload import Batch, parse_json, prepare_payload
+from credit_score.runtime.predict import predict_batch
 
 MODEL_RETRY_SECONDS = 30.0
 _NO_VERSION = "unknown"
@@ -77,7 +85,7 @@ class Service:
             s.capture_uri, log=self.log, sampling_percent=s.capture_sampling_percent, kms_key_id=s.capture_kms_key_id
         )
 
-    def model(self) -> Model:
+    def model(self, request_id: str | None = None) -> Model:
         """The loaded model, loading it if due; :class:`ModelUnavailable` while it cannot be."""
         if self._model is not None:
             return self._model
@@ -88,10 +96,13 @@ class Service:
                 self._model = Model.load(self.settings.model_dir, threads=self.settings.model_threads)
             except ModelUnavailable as error:
                 self._model_error, self._retry_at = error, now + MODEL_RETRY_SECONDS
-                self.log.error("model_load_failed", reason=error.reason, retry_in_s=MODEL_RETRY_SECONDS)
+                self.log.error(
+                    "model_load_failed", request_id=request_id, reason=error.reason, retry_in_s=MODEL_RETRY_SECONDS
+                )
                 raise
             self.log.info(
                 "model_loaded",
+                request_id=request_id,
                 model=self._model.name,
                 model_version=self._model.version,
                 alias=self._model.alias,
@@ -107,19 +118,18 @@ class Service:
         if cold:
             self.metrics.cold_start()
         source = detect(event)
-        call = _Call(source, source.request_id(context), started, cold)
+        call = _Call(source, request_id(context), source.correlation_id(), started, cold)
         if self._model is not None:
             call.version = self._model.version
         try:
-            model = self.model()
-            call.version = model.version
             request = source.request(self.settings.max_body_bytes)
             if request.method == "POST":
-                return self._predict(call, request, model)
+                return self._predict(call, self._batch(request))
             if request.method != "GET":
-                raise MethodNotAllowed(f"use POST to predict or GET /health; {request.method} is not supported")
+                raise MethodNotAllowed("use POST to predict or GET /health; this method is not supported")
             if request.path.rstrip("/").rsplit("/", 1)[-1] != "health":
                 raise NotFound("unknown path: POST a payload to predict, or GET /health")
+            model = self._model_for(call)
             return self._answer(
                 call, 200, {"status": "ok", "model": model.name, "version": model.version, "alias": model.alias}
             )
@@ -141,11 +151,19 @@ class Service:
             )
             return self._answer(call, 500, ServiceError().body())
 
-    def _predict(self, call: _Call, request: Request, model: Model) -> dict[str, Any]:
+    def _model_for(self, call: _Call) -> Model:
+        model = self.model(call.request_id)
+        call.version = model.version
+        return model
+
+    def _batch(self, request: Request) -> Batch:
+        """The validated records of a POST: every client fault is found here, before any model."""
         payload = parse_json(request.body) if request.raw else request.body
-        outcome = predict_payload(
-            payload, model, request_id=call.request_id, max_batch_size=self.settings.max_batch_size
-        )
+        return prepare_payload(payload, self.settings.max_batch_size)
+
+    def _predict(self, call: _Call, batch: Batch) -> dict[str, Any]:
+        model = self._model_for(call)
+        outcome = predict_batch(batch, model, request_id=call.request_id)
         failures = 0
         if self.capture is not None and self.capture.sampled():
             when = datetime.now(UTC)
@@ -156,6 +174,7 @@ class Service:
                 model_name=model.name,
                 model_version=model.version,
                 request_id=call.request_id,
+                correlation_id=call.correlation_id,
                 source=call.source.name,
                 when=when,
             )
@@ -164,7 +183,6 @@ class Service:
             version=model.version,
             labels=model.labels,
             codes=outcome.prediction.codes.tolist(),
-            rows=outcome.batch.rows,
             latency_ms=(time.perf_counter() - call.started) * 1000,
             capture_failures=failures,
         )
@@ -189,6 +207,7 @@ class Service:
         self.log.info(
             "request",
             request_id=call.request_id,
+            correlation_id=call.correlation_id,
             source=call.source.name,
             status=status,
             model_version=call.version,
@@ -206,6 +225,7 @@ class _Call:
 
     source: Source
     request_id: str
+    correlation_id: str | None
     started: float
     cold: bool
     version: str = _NO_VERSION
