@@ -104,13 +104,13 @@ HOSTILE_IDS = [
 
 @pytest.mark.parametrize("object_id", HOSTILE_IDS)
 def test_given_client_shaped_object_id_when_keyed_then_refused(object_id):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="object id must be a server token"):
         object_key("credit-score-classifier", "7", WHEN, object_id)
 
 
 @pytest.mark.parametrize(("name", "version"), [("a/b", "7"), ("..", "7"), ("m", "7\n"), ("m", "a\\b"), ("", "7")])
 def test_given_model_name_or_version_that_splits_a_segment_when_keyed_then_refused(name, version):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="model name or version"):
         object_key(name, version, WHEN, "req-1")
 
 
