@@ -215,8 +215,31 @@ def alarm_findings(template: dict[str, Any]) -> list[str]:
     return findings
 
 
+def log_findings(template: dict[str, Any]) -> list[str]:
+    """Every log group: a retention and the optional KMS key; the batch bound the handler enforces."""
+    findings = []
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Logs::LogGroup":
+            continue
+        properties = resource["Properties"]
+        if not isinstance(properties.get("RetentionInDays"), dict):
+            findings.append(f"{name}: the log group needs the retention parameter")
+        if properties.get("KmsKeyId") != {"Fn::If": ["HasLogKmsKey", {"Ref": "LogKmsKeyArn"}, {"Ref": "AWS::NoValue"}]}:
+            findings.append(f"{name}: the log group needs the optional LogKmsKeyArn key")
+    batch = template["Parameters"]["MaxBatchSize"]
+    if batch.get("MaxValue") != config.MAX_BATCH_LIMIT or batch.get("Default", 0) > config.MAX_BATCH_LIMIT:
+        findings.append(f"MaxBatchSize must be bounded by the response limit: MaxValue {config.MAX_BATCH_LIMIT}")
+    return findings
+
+
 def template_findings(template: dict[str, Any]) -> list[str]:
-    return function_findings(template) + role_findings(template) + bucket_findings(template) + alarm_findings(template)
+    return (
+        function_findings(template)
+        + role_findings(template)
+        + bucket_findings(template)
+        + alarm_findings(template)
+        + log_findings(template)
+    )
 
 
 # --- workflows ---------------------------------------------------------------------------------
@@ -477,6 +500,18 @@ def _no_retention(t: dict[str, Any]) -> None:
     del t["Resources"]["FunctionLogGroup"]["Properties"]["RetentionInDays"]
 
 
+def _unencryptable_access_log(t: dict[str, Any]) -> None:
+    del t["Resources"]["ApiAccessLogGroup"]["Properties"]["KmsKeyId"]
+
+
+def _access_log_kept_forever(t: dict[str, Any]) -> None:
+    del t["Resources"]["ApiAccessLogGroup"]["Properties"]["RetentionInDays"]
+
+
+def _unbounded_batch(t: dict[str, Any]) -> None:
+    del t["Parameters"]["MaxBatchSize"]["MaxValue"]
+
+
 def _long_timeout(t: dict[str, Any]) -> None:
     t["Resources"]["Function"]["Properties"]["Timeout"] = 60
 
@@ -504,6 +539,9 @@ def _no_health_route(t: dict[str, Any]) -> None:
         pytest.param(_unknown_variable, "MODEL_PATH", id="unknown-env-var"),
         pytest.param(_no_throttling, "throttling", id="no-throttling"),
         pytest.param(_no_retention, "retention", id="no-log-retention"),
+        pytest.param(_access_log_kept_forever, "ApiAccessLogGroup: the log group needs the retention", id="access-log"),
+        pytest.param(_unencryptable_access_log, "LogKmsKeyArn", id="log-kms-key"),
+        pytest.param(_unbounded_batch, "MaxBatchSize must be bounded", id="unbounded-batch"),
         pytest.param(_long_timeout, "30 s integration limit", id="timeout"),
         pytest.param(_capture_alarm_on_service_only, "CaptureFailures alarm", id="capture-alarm-dimensions"),
         pytest.param(_no_health_route, "GET /health", id="no-health-route"),
