@@ -88,6 +88,7 @@ def test_given_settings_when_changed_then_refused_because_frozen():
     [
         ("MAX_BATCH_SIZE", "many", "MAX_BATCH_SIZE must be a whole number"),
         ("MAX_BATCH_SIZE", "0", "MAX_BATCH_SIZE must be a whole number >= 1"),
+        ("MAX_BATCH_SIZE", "3071", "MAX_BATCH_SIZE must be <= 3070"),
         ("MAX_BODY_BYTES", "1.5", "MAX_BODY_BYTES must be a whole number"),
         ("MODEL_THREADS", "-1", "MODEL_THREADS must be a whole number >= 0"),
         ("CAPTURE_SAMPLING_PERCENT", "half", "CAPTURE_SAMPLING_PERCENT must be a number between 0 and 100"),
@@ -114,3 +115,16 @@ def test_given_module_when_imported_then_environment_not_read():
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "imported"
+
+
+def test_given_the_largest_batch_that_fits_when_configured_then_accepted_one_more_refused():
+    assert Settings.from_env({"MAX_BATCH_SIZE": str(config.MAX_BATCH_LIMIT)}).max_batch_size == config.MAX_BATCH_LIMIT
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({}, max_batch_size=config.MAX_BATCH_LIMIT + 1)
+    assert "response limit" in caught.value.reason
+
+
+def test_given_the_per_record_answer_size_when_raised_then_the_batch_limit_follows():
+    fits = (config.LAMBDA_RESPONSE_BYTES - config.ANSWER_ENVELOPE_BYTES) // config.ANSWER_BYTES_PER_RECORD
+    assert fits == config.MAX_BATCH_LIMIT
+    assert Settings.max_batch_size <= config.MAX_BATCH_LIMIT, "the default must fit"

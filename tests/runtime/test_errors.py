@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from credit_score.contract.fields import FieldProblem
@@ -48,3 +50,28 @@ def test_given_problems_when_validation_fails_then_details_and_counts_by_kind():
     assert body["message"] == "3 invalid field value(s) in 2 records; see details"
     assert body["details"][2] == {"field": "Age", "index": 3, "problem": "missing", "message": "Age is required"}
     assert error.kinds() == {"missing": 2, "unknown_category": 1}
+    assert body["counts"] == {
+        "by_field": {"Age": 2, "Occupation": 1},
+        "by_problem": {"missing": 2, "unknown_category": 1},
+    }
+    assert (body["problem_count"], body["truncated"]) == (3, False)
+
+
+def test_given_more_problems_than_listed_when_answered_then_first_100_and_every_one_counted():
+    problems = [FieldProblem("Age", "missing", "Age is required", index) for index in range(5000)]
+    body = errors.ValidationFailed(problems).body()
+    assert len(body["details"]) == errors.MAX_DETAILS
+    assert [d["index"] for d in body["details"]] == list(range(errors.MAX_DETAILS))
+    assert body["problem_count"] == 5000
+    assert body["counts"] == {"by_field": {"Age": 5000}, "by_problem": {"missing": 5000}}
+    assert body["truncated"] is True
+    assert body["message"] == "5000 invalid field value(s) in 5000 records; the first 100 are in details"
+
+
+def test_given_long_messages_when_answered_then_details_shed_until_the_body_fits():
+    problems = [FieldProblem("Occupation", "unknown_category", "m" * 5000, index) for index in range(200)]
+    body = errors.ValidationFailed(problems).body()
+    assert len(json.dumps(body, separators=(",", ":"))) <= errors.MAX_ERROR_BODY_BYTES - 128
+    assert 0 < len(body["details"]) < errors.MAX_DETAILS
+    assert body["counts"]["by_problem"] == {"unknown_category": 200}
+    assert body["truncated"] is True
