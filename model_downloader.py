@@ -13,7 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from credit_score.build.download_cli import MLFLOW_DEFAULTS, build_parser, main
+from credit_score.build.download_cli import build_parser, main
+from credit_score.build.registry import MLFLOW_DEFAULTS
 
 __all__ = ["MLFLOW_DEFAULTS", "build_parser", "main"]
 

@@ -26,19 +26,10 @@ from credit_score.build.downloader import (
     parse_version,
     selection_from,
 )
-from credit_score.build.registry import RegistryError
+from credit_score.build.registry import RegistryError, apply_client_defaults
 from credit_score.contract.bundle import BundleError
 
 EXIT_FAILURE = 2
-# A build should fail in seconds when the registry is down, not after MLflow's default minutes of
-# retries, and should make no call beyond the registry (MLflow 3 sends usage telemetry otherwise).
-MLFLOW_DEFAULTS = {
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -96,8 +87,7 @@ def _quiet_libraries() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for key, value in MLFLOW_DEFAULTS.items():
-        os.environ.setdefault(key, value)
+    apply_client_defaults()  # seconds, not minutes, when the registry is down
     if not args.verbose:
         _quiet_libraries()
     try:

@@ -25,7 +25,15 @@ from typing import Any
 import numpy as np
 
 from credit_score.build import conversion
-from credit_score.build.registry import DEFAULT_MODEL_NAME, MODEL_NAME, Registry, RegistryError, connect, redact
+from credit_score.build.registry import (
+    DEFAULT_MODEL_NAME,
+    MODEL_NAME,
+    Registry,
+    RegistryError,
+    connect,
+    explain,
+    redact,
+)
 from credit_score.contract.bundle import INPUT_NAME, Bundle, classes_metadata, write_bundle
 from credit_score.contract.fields import FEATURE_NAMES, schema
 
@@ -313,41 +321,4 @@ def _registry_errors(registry: Registry, not_found: str) -> Iterator[None]:
     try:
         yield
     except MlflowException as error:
-        raise RegistryError(_explain(error, registry, not_found)) from error  # cause shown only with --verbose
-
-
-def _explain(error: Exception, registry: Registry, not_found: str) -> str:
-    """One line for an MLflow client error; never its text, which may quote URLs and response bodies."""
-    where = registry.display_uri
-    code = getattr(error, "error_code", "")
-    if _caused_by_connection_failure(error):
-        return (
-            f"cannot reach the MLflow registry at {where}; check the URI, the network, "
-            "or MLFLOW_HTTP_REQUEST_TIMEOUT / MLFLOW_HTTP_REQUEST_MAX_RETRIES"
-        )
-    if code == "UNAUTHENTICATED":
-        return (
-            f"the registry at {where} refused the credentials (HTTP 401); set MLFLOW_TRACKING_USERNAME and "
-            "MLFLOW_TRACKING_PASSWORD (or DAGSHUB_USER_TOKEN)"
-        )
-    if code == "PERMISSION_DENIED":
-        return f"the registry at {where} denied access (HTTP 403); the account needs read access to the model"
-    if code == "ENDPOINT_NOT_FOUND":
-        return (
-            f"the registry at {where} lacks an endpoint this client needs (aliases need MLflow server >= 2.3); "
-            "select with --version N or --latest, or upgrade the server"
-        )
-    if code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-        return not_found
-    return f"the registry at {where} failed ({code or type(error).__name__}); retry, or run with --verbose"
-
-
-def _caused_by_connection_failure(error: BaseException) -> bool:
-    import requests
-
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+        raise RegistryError(explain(error, registry, not_found)) from error  # cause shown only with --verbose

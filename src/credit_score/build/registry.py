@@ -7,7 +7,12 @@ then the local registry under ``LOCAL_REGISTRY_DIR`` (default ``.mlflow``) that 
 fills. Credentials are never logged or returned.
 
 :func:`resolve` decides without any network call; :func:`connect` configures MLflow for the
-process. DagsHub is reached through the ``dagshub`` package with the app token only: its
+process; :func:`check` reaches it once, before any long work (training fits for minutes), and turns
+what goes wrong into one actionable line (:func:`explain`, shared with the downloader). MLflow's own
+retry defaults wait minutes on a registry that is down: :data:`MLFLOW_DEFAULTS` (applied by
+:func:`apply_client_defaults`, unless the environment says otherwise) are the build's limits.
+
+DagsHub is reached through the ``dagshub`` package with the app token only: its
 ``UserAPI.get_user_from_token`` validates the token with one ``GET /api/v1/user`` and never starts
 the browser OAuth flow (``dagshub.auth.get_token`` would, when no token is cached). MLflow then
 authenticates with HTTP basic auth (user name + token), as ``dagshub.init`` sets it up, but
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import MutableMapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -34,6 +40,17 @@ DEFAULT_DAGSHUB_HOST = "https://dagshub.com"
 
 DEFAULT_MODEL_NAME = "credit-score-classifier"
 DEFAULT_LOCAL_REGISTRY_DIR = ".mlflow"
+CHAMPION_ALIAS = "champion"
+
+# A build should fail in seconds when the registry is down, not after MLflow's default minutes of
+# retries, and should make no call beyond the registry (MLflow 3 sends usage telemetry otherwise).
+MLFLOW_DEFAULTS = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
 
 
 class RegistryError(Exception):
@@ -107,6 +124,77 @@ def connect(tracking_uri: str | None = None) -> Registry:
     mlflow.set_tracking_uri(registry.tracking_uri)
     mlflow.set_registry_uri(registry.tracking_uri)
     return registry
+
+
+def apply_client_defaults(environ: MutableMapping[str, str] | None = None) -> None:
+    """The build's MLflow client limits (:data:`MLFLOW_DEFAULTS`) where the environment sets none."""
+    env = os.environ if environ is None else environ
+    for key, value in MLFLOW_DEFAULTS.items():
+        env.setdefault(key, value)
+
+
+def check(registry: Registry, model_name: str) -> None:
+    """Reach the registry as a writer would, before anything slow; :class:`RegistryError` in one line.
+
+    Two calls: listing registered models (is it there, does it take our credentials) and reading the
+    champion alias of ``model_name`` (does the server know aliases, MLflow >= 2.3). A model or alias
+    that does not exist yet is fine: the first training creates both.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(registry.tracking_uri, registry.tracking_uri)
+    try:
+        client.search_registered_models(max_results=1)
+        client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
+    except MlflowException as error:
+        if getattr(error, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return
+        raise RegistryError(explain(error, registry, access="write")) from error  # cause shown only when asked
+
+
+def explain(error: Exception, registry: Registry, not_found: str = "", *, access: str = "read") -> str:
+    """One line for an MLflow client error; never its text, which may quote URLs and response bodies.
+
+    ``not_found`` explains a missing resource; ``access`` is what the caller needs (``read`` to
+    download, ``write`` to register), named in the 403 line.
+    """
+    where = registry.display_uri
+    code = getattr(error, "error_code", "")
+    if _caused_by_connection_failure(error):
+        return (
+            f"cannot reach the MLflow registry at {where}; check the URI, the network, "
+            "or MLFLOW_HTTP_REQUEST_TIMEOUT / MLFLOW_HTTP_REQUEST_MAX_RETRIES"
+        )
+    if code == "UNAUTHENTICATED":
+        return (
+            f"the registry at {where} refused the credentials (HTTP 401); set MLFLOW_TRACKING_USERNAME and "
+            "MLFLOW_TRACKING_PASSWORD (or DAGSHUB_USER_TOKEN)"
+        )
+    if code == "PERMISSION_DENIED":
+        needs = "read access to the model" if access == "read" else "write access to register models"
+        return f"the registry at {where} denied access (HTTP 403); the account needs {needs}"
+    if code == "ENDPOINT_NOT_FOUND":
+        if access == "write":
+            return f"the registry at {where} is older than MLflow 2.3 (no model aliases); upgrade the server"
+        return (
+            f"the registry at {where} lacks an endpoint this client needs (aliases need MLflow server >= 2.3); "
+            "select with --version N or --latest, or upgrade the server"
+        )
+    if code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE") and not_found:
+        return not_found
+    return f"the registry at {where} failed ({code or type(error).__name__}); retry, or run with --verbose"
+
+
+def _caused_by_connection_failure(error: BaseException) -> bool:
+    import requests
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _dagshub_host(env: os._Environ[str] | dict[str, str]) -> str:

@@ -8,6 +8,10 @@
 The registry comes from ``--tracking-uri`` or the environment (see ``credit_score.build.registry``); the
 model name from ``--model-name``, else ``MODEL_NAME``, else ``credit-score-classifier``. Exit codes:
 0 done (also when the gate keeps the old champion), 1 training or registry failure, 2 bad input.
+
+``train`` checks the registry before reading data or fitting (reachable, credentials accepted, new
+enough for aliases), with the downloader's retry limits, so a registry that is down or refuses us
+costs seconds and one line on stderr rather than minutes of fitting and retries and MLflow's text.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from credit_score.build.registry import RegistryError, redact
+from credit_score.build.registry import RegistryError, apply_client_defaults, check, connect, explain, resolve
 from credit_score.build.training.data import DataError
 from credit_score.contract.bundle import BundleError
 
@@ -67,6 +71,7 @@ def _train(args: argparse.Namespace) -> int:
     from credit_score.build.training.train import has_champion, model_name_from, train
 
     name = model_name_from(args.model_name)
+    check(connect(args.tracking_uri), name)
     if args.skip_if_registered and has_champion(name, args.tracking_uri):
         print(f"'{name}' already has a champion version; skipping training (--skip-if-registered)")
         return 0
@@ -116,7 +121,9 @@ def _synthetic_profile(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    apply_client_defaults()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # its retry warnings would bury the one error line
     warnings.filterwarnings("ignore", module="mlflow")
     commands = {"train": _train, "evaluate": _evaluate, "synthetic-profile": _synthetic_profile}
     try:
@@ -132,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(error, MlflowException):
             raise
-        print(f"registry error: {redact(str(error)).splitlines()[0][:500]}", file=sys.stderr)
+        registry = resolve(getattr(args, "tracking_uri", None))
+        print(f"registry error: {explain(error, registry, access='write')}", file=sys.stderr)
         return 1
 
 
