@@ -75,16 +75,12 @@ def _trace_root(header: Any) -> str | None:
     return correlation_id(header.split(";", 1)[0]) if type(header) is str else None
 
 
-def new_request_id() -> str:
-    return str(uuid.uuid4())
-
-
 def request_id(context: Any) -> str:
     """The Lambda request id (it matches START/END/REPORT lines), or a fresh uuid4 without a usable one."""
     candidate = getattr(context, "aws_request_id", None)
     if type(candidate) is str and OBJECT_ID.fullmatch(candidate):  # also the capture object id
         return candidate
-    return new_request_id()
+    return str(uuid.uuid4())
 
 
 class Source:
