@@ -317,3 +317,16 @@ def test_given_batch_size_beyond_the_response_limit_when_configured_then_refused
     assert response["statusCode"] == 500
     assert body_of(response)["error"] == "configuration_error"
     assert "MAX_BATCH_SIZE must be <=" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bundle", ["present", "missing"])
+def test_given_an_invocation_when_logged_then_every_line_carries_the_lambda_request_id(
+    container, capsys, monkeypatch, tmp_path, bundle
+):
+    if bundle == "missing":
+        monkeypatch.setenv("MODEL_DIR", str(tmp_path / "no-model"))
+    call(load_event("alb_post.json"), "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a")
+    lines = [json.loads(text) for text in capsys.readouterr().out.splitlines() if '"_aws"' not in text]
+    per_request = [line for line in lines if line["message"] != "capture_disabled"]
+    assert len(per_request) >= 2, [line["message"] for line in lines]
+    assert {line["request_id"] for line in per_request} == {"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"}
