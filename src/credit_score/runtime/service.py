@@ -13,10 +13,10 @@ by GET /health.
 
 Model lifecycle: the bundle is loaded on the first invocation that needs it, not at import. If it
 cannot be loaded (missing, tampered, not an ONNX model of our contract), such requests are answered
-500 with a generic message, and its ``model_unavailable`` error line gives the reason (``model_load_failed`` marks each
-load attempt). Loading is retried at most once every ``MODEL_RETRY_SECONDS``: a fixed image will not
-heal, but a bundle on a mounted file system might, and a bounded retry costs a failing container
-little while never re-hashing 20 MB on every request.
+500 with a generic message, and their ``model_unavailable`` error line gives the reason
+(``model_load_failed`` marks each load attempt). Loading is retried at most once every
+``MODEL_RETRY_SECONDS``: a fixed image will not heal, but a bundle on a mounted file system might,
+and a bounded retry costs a failing container little while never re-hashing 20 MB on every request.
 """
 
 from __future__ import annotations
