@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from credit_score.contract.bundle import load_bundle
-from credit_score.contract.capture import object_key
+from credit_score.contract.capture import RECORD_FIELDS, object_key
 from credit_score.contract.fields import FIELDS
 from credit_score.monitoring.athena import athena_source, ddl, main, partition_predicate, psi_query
 from credit_score.monitoring.cli import EXIT_ERROR
@@ -147,3 +147,11 @@ def test_given_commands_when_run_with_bad_input_then_exit_four(capsys):
     assert main(["query", "--since", "2025-05-01", "--until", "2025-05-07", "--model-name", MODEL,
                  "--model-version", "3", "--bundle", "/no/such/bundle"]) == EXIT_ERROR  # fmt: skip
     assert capsys.readouterr().err.count("error") == 2
+
+
+def test_given_the_ddl_when_its_columns_are_read_then_every_capture_record_field_in_order():
+    text = ddl("s3://capture-bucket/capture/")
+    body = text[text.index("(\n") + 2 : text.index("\n)\nPARTITIONED")]
+    columns = [line.strip().split(" ", 1)[0].strip("`") for line in body.splitlines() if line.startswith("  `")]
+    assert tuple(columns) == RECORD_FIELDS
+    assert "`correlation_id` string" in text
