@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from credit_score.contract import fields as features
 from credit_score.contract.fields import (
+    DUPLICATE_FIELD,
     FEATURE_NAMES,
     FIELDS_BY_NAME,
     MISSING,
@@ -55,14 +56,17 @@ def test_given_the_schema_when_counted_then_21_fields_encode_to_47_columns():
         ("Age", 40, 40.0),
         ("Annual_Income", "52312.68_", 52312.68),
         ("Num_of_Loan", "3_", 3.0),
-        ("Age", " 40 ", 40.0),
+        ("Age", "040", 40.0),
+        ("Age", "40.0", 40.0),
         ("Credit_History_Age", "22 Years and 1 Months", 22 * 12 + 1.0),
         ("Credit_History_Age", "1 Year and 1 Month", 13.0),
-        ("Credit_History_Age", "  0 years AND 11 months ", 11.0),
+        ("Credit_History_Age", "0 years  AND 11 months", 11.0),
+        ("Credit_History_Age", "1 Years and 15 Months", 27.0),
         ("Credit_History_Age", "200", 200.0),
         ("Changed_Credit_Limit", "-6.5", -6.5),
         ("Delay_from_due_date", "-31", -31.0),
-        ("Monthly_Balance", "1e3", 1000.0),
+        ("Changed_Credit_Limit", "-6.5_", -6.5),
+        ("Monthly_Balance", "-0", 0.0),
     ],
 )
 def test_given_accepted_numeric_spelling_when_parsed_then_value(field, raw, expected):
@@ -94,7 +98,10 @@ def test_given_accepted_numeric_spelling_when_parsed_then_value(field, raw, expe
         ("Annual_Income", "-1", OUT_OF_DOMAIN),
         ("Annual_Income", 10**400, OUT_OF_DOMAIN),
         ("Age", -(10**400), OUT_OF_DOMAIN),
-        ("Annual_Income", "1" + "0" * 400, NOT_A_NUMBER),
+        ("Annual_Income", "1" + "0" * 400, OUT_OF_DOMAIN),
+        ("Annual_Income", "1" + "0" * 5000, OUT_OF_DOMAIN),
+        ("Annual_Income", features.OVERSIZED_INTEGER, OUT_OF_DOMAIN),
+        ("Annual_Income", features.DUPLICATE, DUPLICATE_FIELD),
         ("Credit_History_Age", "9" * 400 + " Years and 1 Months", OUT_OF_DOMAIN),
         ("Credit_History_Age", "9" * 5000 + " Years and 1 Months", OUT_OF_DOMAIN),
         ("Credit_History_Age", "1 Years and " + "9" * 5000 + " Months", OUT_OF_DOMAIN),
@@ -104,6 +111,48 @@ def test_given_accepted_numeric_spelling_when_parsed_then_value(field, raw, expe
 )
 def test_given_rejected_numeric_value_when_parsed_then_problem_kind(field, raw, problem):
     assert problem_of(field, raw) == problem
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "4_0",
+        "1_0_0_0_0_0",
+        "\u0664\u0660",  # Arabic-Indic digits
+        "\U0001d7d2\U0001d7ce",  # mathematical bold digits
+        "\uff14\uff10",  # full-width digits
+        "+40",
+        "1e2",
+        "40E0",
+        "0x28",
+        "inf",
+        "-Infinity",
+        " 40 ",
+        "40 ",
+        "\t40",
+        "40\n",
+        "\u00a040",
+        ".5",
+        "40.",
+        "40__",
+        "_40",
+        "4 0",
+        "40-",
+        "--40",
+        "4.0.0",
+        "40,0",
+        " 22 Years and 1 Months",
+        "22 Years and 1 Months ",
+        "22\u00a0Years and 1 Months",
+        "\u0662\u0662 Years and 1 Months",
+        "22 Years, 1 Months",
+        "22 Years and 1 Months_",
+        "-22 Years and 1 Months",
+    ],
+)
+def test_given_spelling_outside_the_number_grammar_when_parsed_then_not_a_number(raw):
+    for field in ("Age", "Credit_History_Age", "Monthly_Balance"):
+        assert problem_of(field, raw) == NOT_A_NUMBER, field
 
 
 @pytest.mark.parametrize(
@@ -133,6 +182,8 @@ def test_given_accepted_category_spelling_when_parsed_then_canonical_level(field
         ("Occupation", "Pilot", UNKNOWN_CATEGORY),
         ("Occupation", 3, NOT_A_STRING),
         ("Credit_Mix", ["Good"], NOT_A_STRING),
+        ("Credit_Mix", features.OVERSIZED_INTEGER, NOT_A_STRING),
+        ("Credit_Mix", features.DUPLICATE, DUPLICATE_FIELD),
         ("Payment_of_Min_Amount", "_", MISSING),
         ("Payment_of_Min_Amount", "Unknown", UNKNOWN_CATEGORY),
         ("Payment_of_Min_Amount", "Maybe", UNKNOWN_CATEGORY),

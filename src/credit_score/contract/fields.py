@@ -1,14 +1,19 @@
-"""The 21 input fields: names, units, plausible domains, known categories and parsing.
+"""The 21 input fields: names, units, plausible domains, known categories, the number grammar, parsing.
 
 Training and serving both read values through this module, so the rules cannot drift apart:
 training calls :func:`clean_value` (junk and corrupt numbers become missing), serving calls
-:func:`parse_record` (the same junk is reported back as a field problem). Messages never contain
-the submitted value: a credit application is customer data.
+:func:`parse_batch` (the same junk is reported back as a field problem). Every rule lives once, in
+:data:`RULES`: the strict per-value parser, the batch fast path and the published OpenAPI patterns
+all read it. Messages never contain the submitted value: a credit application is customer data.
 
-Raw-data conventions understood everywhere:
+The number grammar (the published one, :func:`number_pattern`): a JSON number, or a string of ASCII
+digits with an optional leading ``-`` and an optional fraction (``"52312.68"``). No ``+``, exponent,
+underscore inside, Unicode digit, ``inf``/``nan`` or surrounding whitespace. Raw-data conventions
+understood everywhere:
 
-* numbers may arrive as JSON numbers or strings; a trailing ``_`` is ignored (``"52312.68_"``);
-* ``Credit_History_Age`` may be ``"N Years and M Months"``; the API unit is months;
+* one trailing ``_`` is ignored (``"52312.68_"``);
+* ``Credit_History_Age`` may be ``"N Years and M Months"`` (words in any case, singular or plural,
+  ASCII spaces between them); the API unit is months;
 * ``_``, ``_______``, ``!@9#%8``, ``__10000__``-style sentinels and empty strings mean "no value":
   missing for numbers, ``Unknown`` for categories that have an Unknown bucket. The seed
   project's ``"Desconhecido"`` is accepted as Unknown.
@@ -18,10 +23,11 @@ This module imports numpy only: it runs in the Lambda image.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter, le
 from typing import Any
 
 import numpy as np
@@ -29,6 +35,8 @@ import numpy as np
 UNKNOWN = "Unknown"
 UNKNOWN_ALIASES = frozenset({"unknown", "desconhecido"})
 PLACEHOLDERS = frozenset({"", "_", "_______", "!@9#%8", "nan", "none", "null", "na", "n/a"})
+# A numeric "nan" reads as not-a-number, as a JSON NaN does; for categories it is a placeholder.
+_NUMERIC_PLACEHOLDERS = PLACEHOLDERS - {"nan"}
 
 MISSING = "missing"
 NOT_A_NUMBER = "not_a_number"
@@ -36,12 +44,41 @@ NOT_A_WHOLE_NUMBER = "not_a_whole_number"
 OUT_OF_DOMAIN = "out_of_domain"
 UNKNOWN_CATEGORY = "unknown_category"
 NOT_A_STRING = "not_a_string"
-PROBLEM_KINDS = (MISSING, NOT_A_NUMBER, NOT_A_WHOLE_NUMBER, OUT_OF_DOMAIN, UNKNOWN_CATEGORY, NOT_A_STRING)
+DUPLICATE_FIELD = "duplicate_field"
+PROBLEM_KINDS = (
+    MISSING,
+    NOT_A_NUMBER,
+    NOT_A_WHOLE_NUMBER,
+    OUT_OF_DOMAIN,
+    UNKNOWN_CATEGORY,
+    NOT_A_STRING,
+    DUPLICATE_FIELD,
+)
 
-_YEARS_MONTHS = re.compile(r"\s*(\d+)\s+Years?\s+and\s+(\d+)\s+Months?\s*", re.IGNORECASE)
+# The number grammar as regex fragments, valid alike for Python's re and ECMA-262 (JSON Schema).
+DECIMAL = r"-?[0-9]+(?:\.[0-9]+)?"
+RAW_SUFFIX = "_?"
+DURATION = r"([0-9]+) +[Yy][Ee][Aa][Rr][Ss]? +[Aa][Nn][Dd] +([0-9]+) +[Mm][Oo][Nn][Tt][Hh][Ss]?"
+DURATION_FIELD = "Credit_History_Age"
 
 
-@dataclass(frozen=True)
+class _Marker:
+    """A value JSON decoding puts in place of one the parsers must refuse with a specific problem."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+DUPLICATE = _Marker("DUPLICATE")  # the value of a key its JSON object repeats (which one won is unknowable)
+OVERSIZED_INTEGER = _Marker("OVERSIZED_INTEGER")  # a JSON integer too long for int(): beyond every domain
+
+
+@dataclasses.dataclass(frozen=True)
 class Field:
     """One input field. Numbers carry an inclusive domain; categories their allowed values."""
 
@@ -168,7 +205,7 @@ class FieldError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class FieldProblem:
     """A field-level validation problem; never carries the submitted value."""
 
@@ -181,96 +218,192 @@ class FieldProblem:
         return {"field": self.field, "index": self.index, "problem": self.problem, "message": self.message}
 
 
+# ---------------------------------------------------------------- the encoding: 17 numbers, then one-hot
+
+NUMERIC_NAMES: tuple[str, ...] = tuple(f.name for f in NUMERIC_FIELDS)
+CATEGORICAL_NAMES: tuple[str, ...] = tuple(f.name for f in CATEGORICAL_FIELDS)
+# Per categorical field, in CATEGORICAL_FIELDS order: each level's column in FEATURE_NAMES.
+ONE_HOT_COLUMNS: tuple[dict[str, int], ...] = tuple(
+    {level: FEATURE_NAMES.index(f"{f.name}={level}") for level in f.levels} for f in CATEGORICAL_FIELDS
+)
+LEVEL_OF_COLUMN: dict[int, str] = {column: level for table in ONE_HOT_COLUMNS for level, column in table.items()}
+_ONE_HOT_BY_NAME = dict(zip(CATEGORICAL_NAMES, ONE_HOT_COLUMNS, strict=True))
+_NUMERIC_POSITION = {name: position for position, name in enumerate(NUMERIC_NAMES)}
+_CATEGORY_POSITION = {name: position for position, name in enumerate(CATEGORICAL_NAMES)}
+
+
+# ---------------------------------------------------------------- every rule, in one place
+
+
+def _spellings(f: Field, columns: Mapping[str, int]) -> dict[str, int]:
+    """Accepted spellings of ``f`` (canonical, lower case, Unknown aliases) → the level's column."""
+    table = {level: columns[level] for level in f.categories}
+    table.update({level.lower(): columns[level] for level in f.categories})
+    if f.allows_unknown:
+        table.update({alias: columns[UNKNOWN] for alias in UNKNOWN_ALIASES | PLACEHOLDERS})
+        table[UNKNOWN] = columns[UNKNOWN]
+    return table
+
+
+def _picker(positions: tuple[int, ...]) -> Callable[[Sequence[float]], tuple[float, ...]]:
+    """``row → tuple of row[p] for p in positions``, as fast as itemgetter, whatever the count."""
+    if len(positions) > 1:
+        return itemgetter(*positions)
+    if positions:
+        only = positions[0]
+        return lambda row: (row[only],)
+    return lambda row: ()
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Rules:
+    """Every parsing and domain rule, as the tables the strict parser and the fast path both read.
+
+    Built once from :data:`FIELDS` and the grammar fragments above; the OpenAPI patterns are
+    :attr:`patterns`. ``decimal`` must hold no capturing group (the duration's two are the years
+    and the months). Replacing :data:`RULES` with an altered copy (``dataclasses.replace``) changes
+    every served answer.
+    """
+
+    minimum: tuple[float, ...]  # per numeric field, NUMERIC_FIELDS order, inclusive
+    maximum: tuple[float, ...]
+    whole: tuple[int, ...]  # positions of the whole-number fields
+    spellings: tuple[Mapping[str, int], ...]  # per categorical field: accepted spelling → one-hot column
+    decimal: str = DECIMAL
+    suffix: str = RAW_SUFFIX
+    duration: str = DURATION  # "" when the duration form is not accepted
+
+    # derived in __post_init__: the published, anchored pattern of each numeric field's strings and
+    # the matchers built from the fragments (``are_decimals`` matches comma-joined decimals)
+    patterns: tuple[str, ...] = dataclasses.field(init=False, repr=False)
+    matchers: tuple[Callable[[str], re.Match[str] | None], ...] = dataclasses.field(init=False, repr=False)
+    is_decimal: Callable[[str], re.Match[str] | None] = dataclasses.field(init=False, repr=False)
+    are_decimals: Callable[[str], re.Match[str] | None] = dataclasses.field(init=False, repr=False)
+    whole_values: Callable[[Sequence[float]], tuple[float, ...]] = dataclasses.field(init=False, repr=False)
+    tables: tuple[tuple[str, Mapping[str, int]], ...] = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        patterns = tuple(self._pattern(name) for name in NUMERIC_NAMES)
+        derived = {
+            "patterns": patterns,
+            "matchers": tuple(re.compile(pattern).fullmatch for pattern in patterns),
+            "is_decimal": re.compile(self.decimal).fullmatch,
+            "are_decimals": re.compile(f"(?:{self.decimal},)*{self.decimal}").fullmatch,
+            "whole_values": _picker(self.whole),
+            "tables": tuple(zip(CATEGORICAL_NAMES, self.spellings, strict=True)),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
+
+    def _pattern(self, name: str) -> str:
+        number = f"({self.decimal}){self.suffix}"
+        if name == DURATION_FIELD and self.duration:
+            number += "|" + self.duration
+        return f"^(?:{number})$"
+
+
+RULES = Rules(
+    minimum=tuple(f.minimum for f in NUMERIC_FIELDS),  # type: ignore[misc]
+    maximum=tuple(f.maximum for f in NUMERIC_FIELDS),  # type: ignore[misc]
+    whole=tuple(position for position, f in enumerate(NUMERIC_FIELDS) if f.integer),
+    spellings=tuple(_spellings(f, columns) for f, columns in zip(CATEGORICAL_FIELDS, ONE_HOT_COLUMNS, strict=True)),
+)
+
+
+def number_pattern(f: Field) -> str:
+    """The published pattern of ``f``'s numeric strings (JSON Schema ``pattern``, ECMA-262): the parser's own."""
+    return RULES.patterns[_NUMERIC_POSITION[f.name]]
+
+
+# ---------------------------------------------------------------- the strict parser, value by value
+
+
 def _domain_text(f: Field) -> str:
     kind = "a whole number" if f.integer else "a number"
     unit = f" {f.unit}" if f.unit and f.unit not in ("count", "currency") else ""
     return f"must be {kind} between {f.minimum:.15g} and {f.maximum:.15g}{unit}"
 
 
-def _is_placeholder(text: str) -> bool:
-    stripped = text.strip()
-    lowered = stripped.lower()
-    return lowered in PLACEHOLDERS or (len(stripped) > 4 and stripped.startswith("__") and stripped.endswith("__"))
+def _allowed_text(f: Field) -> str:
+    return "must be one of: " + ", ".join(f.levels)
 
 
-def _dirty_number(f: Field, text: str) -> float:
-    """Slow path for strings that ``float()`` refused: raw-data suffixes, durations, sentinels."""
-    if _is_placeholder(text):
-        raise FieldError(f.name, MISSING, f"is required; {_domain_text(f)}")
+_DUPLICATE_TEXT = "is given more than once; send each field once"
+
+
+def _is_placeholder(text: str, placeholders: frozenset[str]) -> bool:
     stripped = text.strip()
-    if f.name == "Credit_History_Age":
-        match = _YEARS_MONTHS.fullmatch(stripped)
-        if match:
-            try:
-                return float(int(match.group(1)) * 12 + int(match.group(2)))
-            except (ValueError, OverflowError):  # hundreds of digits: beyond any domain
-                raise FieldError(f.name, OUT_OF_DOMAIN, _domain_text(f)) from None
-    candidate = stripped.rstrip("_")
-    if candidate != stripped and candidate and not candidate.startswith("_"):
-        try:
-            return float(candidate)
-        except ValueError:
-            pass
-    raise FieldError(f.name, NOT_A_NUMBER, _domain_text(f))
+    return stripped.lower() in placeholders or (
+        len(stripped) > 4 and stripped.startswith("__") and stripped.endswith("__")
+    )
+
+
+def _read_string(rules: Rules, position: int, f: Field, text: str) -> float:
+    """A numeric string read by the grammar: a decimal (raw-data suffix allowed) or, for one field, a duration."""
+    match = rules.matchers[position](text)
+    if match is None:
+        if _is_placeholder(text, _NUMERIC_PLACEHOLDERS):
+            raise FieldError(f.name, MISSING, f"is required; {_domain_text(f)}")
+        raise FieldError(f.name, NOT_A_NUMBER, _domain_text(f))
+    decimal = match.group(1)
+    if decimal is not None:
+        return float(decimal)  # hundreds of digits give inf: out of every domain
+    try:
+        return float(int(match.group(2)) * 12 + int(match.group(3)))
+    except (ValueError, OverflowError):  # thousands of digits: beyond any domain
+        raise FieldError(f.name, OUT_OF_DOMAIN, _domain_text(f)) from None
 
 
 def parse_number(f: Field, raw: Any) -> float:
     """Return the value of numeric field ``f`` or raise :class:`FieldError`."""
+    rules = RULES
+    position = _NUMERIC_POSITION[f.name]
     kind = type(raw)
     if kind is float or kind is int:
         try:
             value = float(raw)
         except OverflowError:  # a JSON integer beyond float's range
             raise FieldError(f.name, OUT_OF_DOMAIN, _domain_text(f)) from None
+        if not math.isfinite(value):  # JSON's NaN and Infinity
+            raise FieldError(f.name, NOT_A_NUMBER, _domain_text(f))
     elif kind is str:
-        try:
-            value = float(raw)
-        except ValueError:
-            value = _dirty_number(f, raw)
+        value = _read_string(rules, position, f, raw)
     elif raw is None:
         raise FieldError(f.name, MISSING, f"is required; {_domain_text(f)}")
+    elif raw is DUPLICATE:
+        raise FieldError(f.name, DUPLICATE_FIELD, _DUPLICATE_TEXT)
+    elif raw is OVERSIZED_INTEGER:
+        raise FieldError(f.name, OUT_OF_DOMAIN, _domain_text(f))
     else:  # bool, list, dict, ...
         raise FieldError(f.name, NOT_A_NUMBER, _domain_text(f))
-    if not math.isfinite(value):
-        raise FieldError(f.name, NOT_A_NUMBER, _domain_text(f))
-    if not f.minimum <= value <= f.maximum:  # type: ignore[operator]
+    if not rules.minimum[position] <= value <= rules.maximum[position]:
         raise FieldError(f.name, OUT_OF_DOMAIN, _domain_text(f))
-    if f.integer and not value.is_integer():
+    if position in rules.whole and not value.is_integer():
         raise FieldError(f.name, NOT_A_WHOLE_NUMBER, _domain_text(f))
     return value
 
 
-def _category_lookup(f: Field) -> dict[str, str]:
-    table = {level: level for level in f.categories}
-    table.update({level.lower(): level for level in f.categories})
-    if f.allows_unknown:
-        table.update({alias: UNKNOWN for alias in UNKNOWN_ALIASES | PLACEHOLDERS})
-        table[UNKNOWN] = UNKNOWN
-    return table
-
-
-_CATEGORY_LOOKUPS: dict[str, dict[str, str]] = {f.name: _category_lookup(f) for f in CATEGORICAL_FIELDS}
-
-
-def _allowed_text(f: Field) -> str:
-    return "must be one of: " + ", ".join(f.levels)
+def _category_column(f: Field, raw: Any) -> int:
+    if raw is None:
+        raise FieldError(f.name, MISSING, f"is required; {_allowed_text(f)}")
+    if raw is DUPLICATE:
+        raise FieldError(f.name, DUPLICATE_FIELD, _DUPLICATE_TEXT)
+    if type(raw) is not str:
+        raise FieldError(f.name, NOT_A_STRING, _allowed_text(f))
+    table = RULES.spellings[_CATEGORY_POSITION[f.name]]
+    column = table.get(raw)
+    if column is None:
+        column = table.get(raw.strip().lower())
+    if column is None:
+        if _is_placeholder(raw, PLACEHOLDERS):
+            raise FieldError(f.name, MISSING, f"is required; {_allowed_text(f)}")
+        raise FieldError(f.name, UNKNOWN_CATEGORY, _allowed_text(f))
+    return column
 
 
 def parse_category(f: Field, raw: Any) -> str:
     """Return the canonical category of field ``f`` or raise :class:`FieldError`."""
-    if raw is None:
-        raise FieldError(f.name, MISSING, f"is required; {_allowed_text(f)}")
-    if type(raw) is not str:
-        raise FieldError(f.name, NOT_A_STRING, _allowed_text(f))
-    lookup = _CATEGORY_LOOKUPS[f.name]
-    level = lookup.get(raw)
-    if level is None:
-        level = lookup.get(raw.strip().lower())
-    if level is None:
-        if _is_placeholder(raw):
-            raise FieldError(f.name, MISSING, f"is required; {_allowed_text(f)}")
-        raise FieldError(f.name, UNKNOWN_CATEGORY, _allowed_text(f))
-    return level
+    return LEVEL_OF_COLUMN[_category_column(f, raw)]
 
 
 def parse_value(f: Field, raw: Any) -> float | str:
@@ -296,6 +429,105 @@ def parse_record(record: Mapping[str, Any], index: int = 0) -> tuple[dict[str, f
     return values, problems
 
 
+# ---------------------------------------------------------------- the batch parser the service uses
+
+_SMALL_BATCH = 8  # below this, plain Python checks beat numpy's per-call overhead
+_PLAIN_MISSES = (KeyError, TypeError, ValueError, OverflowError)
+
+
+def _read_plain(rules: Rules, record: Mapping[str, Any]) -> tuple[list[float] | None, list[int]]:
+    """The numbers and one-hot columns of a record of plain decimals and exact spellings, else ``None``.
+
+    Plain means the grammar's decimals (read by one match over the comma-joined strings: a comma
+    inside a value makes ``float`` refuse it) or JSON numbers; domains are checked afterwards.
+    """
+    get = record.get
+    raw = list(map(get, NUMERIC_NAMES))
+    try:
+        columns = [table[get(name)] for name, table in rules.tables]
+        try:
+            joined = ",".join(raw)
+        except TypeError:  # not all strings: JSON numbers, perhaps mixed with strings
+            for value in raw:
+                kind = type(value)
+                if kind is str:
+                    if rules.is_decimal(value) is None:
+                        return None, []
+                elif kind is not float and kind is not int:  # None, bool, list, dict, markers
+                    return None, []
+        else:
+            if rules.are_decimals(joined) is None:
+                return None, []
+        return list(map(float, raw)), columns
+    except _PLAIN_MISSES:
+        return None, []
+
+
+def _inside(rules: Rules, row: list[float]) -> bool:
+    """Every number inside its domain (NaN never is) and whole where the field says so."""
+    return (
+        all(map(le, rules.minimum, row))
+        and all(map(le, row, rules.maximum))
+        and all(map(float.is_integer, rules.whole_values(row)))
+    )
+
+
+def _outside(rules: Rules, rows: list[list[float] | None]) -> list[int]:
+    """Indexes of the rows the plain reading could not vouch for: unread, or a number outside its domain."""
+    if None not in rows:
+        unread: list[int] = []
+        read: Sequence[int] = range(len(rows))
+    else:
+        unread = [index for index, row in enumerate(rows) if row is None]
+        read = [index for index, row in enumerate(rows) if row is not None]
+        if not read:
+            return unread
+    if len(read) <= _SMALL_BATCH:
+        bad = [index for index in read if not _inside(rules, rows[index])]  # type: ignore[arg-type]
+    else:
+        numeric = np.array([rows[index] for index in read] if unread else rows, dtype=np.float64)
+        inside = ((numeric >= np.array(rules.minimum)) & (numeric <= np.array(rules.maximum))).all(axis=1)
+        if rules.whole:
+            whole = numeric[:, list(rules.whole)]
+            inside &= (whole == np.floor(whole)).all(axis=1)
+        bad = [read[i] for i in np.flatnonzero(~inside).tolist()]
+    return sorted(unread + bad) if unread else bad
+
+
+def parse_batch(records: Sequence[Mapping[str, Any]]) -> tuple[list[list[float]], list[list[int]], list[FieldProblem]]:
+    """Parse request records: the 17 numbers and 4 one-hot columns of each, and every problem of all.
+
+    Records of plain decimals and exact spellings are read in bulk; :func:`parse_record` reads
+    the rest and has the last word, so both give the same answer from the same :data:`RULES`.
+    When problems are returned (in record order) the rows of the refused records are ``None``.
+    """
+    rules = RULES
+    rows: list[list[float] | None] = []
+    columns: list[list[int]] = []
+    for record in records:
+        row, levels = _read_plain(rules, record)
+        rows.append(row)
+        columns.append(levels)
+    problems: list[FieldProblem] = []
+    for index in _outside(rules, rows):
+        values, found = parse_record(records[index], index)
+        if found:
+            problems.extend(found)
+            continue
+        rows[index] = [values[name] for name in NUMERIC_NAMES]  # type: ignore[misc]
+        columns[index] = [table[values[name]] for name, table in _ONE_HOT_BY_NAME.items()]  # type: ignore[index]
+    return rows, columns, problems  # type: ignore[return-value]
+
+
+def normalised(row: Sequence[float], columns: Sequence[int]) -> dict[str, float | int | str]:
+    """The normalised input of one parsed record (whole-number fields as ints, canonical levels), for capture."""
+    record: dict[str, float | int | str] = dict(zip(NUMERIC_NAMES, row, strict=True))
+    for position in RULES.whole:
+        record[NUMERIC_NAMES[position]] = int(row[position])
+    record.update(zip(CATEGORICAL_NAMES, map(LEVEL_OF_COLUMN.__getitem__, columns), strict=True))
+    return record
+
+
 def clean_value(f: Field, raw: Any) -> float | str | None:
     """Lenient parse for training: anything serving would reject becomes missing.
 
@@ -309,20 +541,7 @@ def clean_value(f: Field, raw: Any) -> float | str | None:
         return UNKNOWN if f.allows_unknown else None
 
 
-def _column_offsets() -> dict[str, dict[str, int]]:
-    offsets: dict[str, dict[str, int]] = {}
-    column = len(NUMERIC_FIELDS)
-    for f in CATEGORICAL_FIELDS:
-        offsets[f.name] = {}
-        for level in f.levels:
-            offsets[f.name][level] = column
-            column += 1
-    return offsets
-
-
-_ONE_HOT_COLUMNS = _column_offsets()
-_NUMERIC_NAMES = tuple(f.name for f in NUMERIC_FIELDS)
-_CATEGORICAL_NAMES = tuple(f.name for f in CATEGORICAL_FIELDS)
+_ONE_HOT_WIDTH = len(FEATURE_NAMES) - len(NUMERIC_NAMES)
 
 
 def encode(records: Sequence[Mapping[str, float | str | None]]) -> np.ndarray:
@@ -331,14 +550,30 @@ def encode(records: Sequence[Mapping[str, float | str | None]]) -> np.ndarray:
     A missing category leaves all of its columns at zero.
     """
     matrix = np.zeros((len(records), len(FEATURE_NAMES)), dtype=np.float32)
-    numeric = [[_nan_if_none(record.get(name)) for name in _NUMERIC_NAMES] for record in records]
+    numeric = [[_nan_if_none(record.get(name)) for name in NUMERIC_NAMES] for record in records]
     if records:
-        matrix[:, : len(_NUMERIC_NAMES)] = numeric
+        matrix[:, : len(NUMERIC_NAMES)] = numeric
     for row, record in enumerate(records):
-        for name in _CATEGORICAL_NAMES:
-            column = _ONE_HOT_COLUMNS[name].get(record.get(name))  # type: ignore[arg-type]
+        for name, table in _ONE_HOT_BY_NAME.items():
+            column = table.get(record.get(name))  # type: ignore[arg-type]
             if column is not None:
                 matrix[row, column] = 1.0
+    return matrix
+
+
+def encode_rows(rows: Sequence[list[float]], columns: Sequence[Sequence[int]]) -> np.ndarray:
+    """:func:`parse_batch`'s rows and one-hot columns → the same float32 matrix :func:`encode` gives."""
+    if len(rows) <= _SMALL_BATCH:  # numpy's per-call overhead outweighs the work for a few rows
+        encoded = []
+        for row, levels in zip(rows, columns, strict=True):
+            vector = row + [0.0] * _ONE_HOT_WIDTH
+            for column in levels:
+                vector[column] = 1.0
+            encoded.append(vector)
+        return np.array(encoded, dtype=np.float32).reshape(len(rows), len(FEATURE_NAMES))
+    matrix = np.zeros((len(rows), len(FEATURE_NAMES)), dtype=np.float32)
+    matrix[:, : len(NUMERIC_NAMES)] = rows
+    matrix[np.arange(len(rows))[:, None], np.array(columns, dtype=np.intp)] = 1.0
     return matrix
 
 

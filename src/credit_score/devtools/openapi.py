@@ -5,10 +5,12 @@ shapes from :data:`credit_score.runtime.payload.SHAPES`, error codes and statuse
 :mod:`credit_score.runtime.errors` and class labels from :data:`credit_score.contract.bundle.CLASSES`, so the document
 cannot drift from what is served.
 
-JSON Schema describes the canonical spellings; the handler is more lenient, as the raw data demands
-(``"52312.68_"``, ``"22 Years and 1 Months"``, categories in any case, ``_`` placeholders meaning
-Unknown). A numeric field takes a JSON number inside its domain or a decimal string whose pattern
-admits exactly the numbers of that domain. Standard library only: it runs in the Lambda image.
+A numeric field takes a JSON number inside its domain or a string. The string's ``pattern`` is the
+number grammar the parser itself reads (:func:`credit_score.contract.fields.number_pattern`: ASCII
+digits, optional ``-`` and fraction, the raw data's trailing ``_``, the duration form for
+``Credit_History_Age``); an ``allOf`` pattern narrows it to the canonical decimal spellings of the
+numbers inside the field's domain. Categories are the canonical levels; the handler also takes them
+in any case, and ``_`` placeholders as Unknown. Standard library only: it runs in the Lambda image.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from credit_score.contract.bundle import CLASSES
-from credit_score.contract.fields import FIELDS, PROBLEM_KINDS, Field
+from credit_score.contract.fields import DURATION_FIELD, FIELDS, PROBLEM_KINDS, Field, number_pattern
 from credit_score.runtime import errors
 from credit_score.runtime.payload import SHAPES
 
@@ -133,8 +135,14 @@ def field_schema(f: Field) -> dict[str, Any]:
         number = {"type": "integer" if f.integer else "number", "minimum": f.minimum, "maximum": f.maximum}
         string = {
             "type": "string",
-            "pattern": numeric_string_pattern(f),
-            "description": "the same number written as a decimal string",
+            "pattern": number_pattern(f),
+            "allOf": [{"pattern": numeric_string_pattern(f)}],
+            "description": (
+                "the number as a string: ASCII digits, an optional leading '-' and fraction, no whitespace"
+                + (", or 'N Years and M Months'" if f.name == DURATION_FIELD else "")
+                + "; the parser reads `pattern` (a trailing '_' of the raw data included), "
+                "the `allOf` pattern is its canonical spelling inside the domain"
+            ),
         }
         return {"description": f.description + unit, "oneOf": [number, string], "x-unit": f.unit}
     unknown = " Unknown (or an empty/placeholder value) when not known." if f.allows_unknown else ""
@@ -355,8 +363,10 @@ def _predict_operation(max_batch_size: int, operation_id: str) -> dict[str, Any]
         "description": (
             "One record under `data` gets one prediction; a list (`data`, MLflow's `dataframe_records`, "
             f"`instances` or `dataframe_split`) of at most {max_batch_size} records gets `predictions` in order. "
-            "Numbers may be sent as JSON numbers or numeric strings; the raw data's spellings "
-            "(`52312.68_`, `22 Years and 1 Months`, `_` placeholders) are accepted too."
+            "Numbers may be sent as JSON numbers or numeric strings of ASCII digits with an optional "
+            "leading `-` and fraction (no `+`, exponent, inner `_`, whitespace or non-ASCII digit); the raw "
+            "data's spellings (`52312.68_`, `22 Years and 1 Months`, `_` placeholders) are accepted too. "
+            "A key given twice in a record is a `duplicate_field` problem; a payload key given twice is a 400."
         ),
         "requestBody": {
             "required": True,
