@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -13,7 +15,15 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 
 from credit_score.contract import fields as features
-from credit_score.contract.fields import FIELDS, NUMERIC_FIELDS, FieldError, parse_number, parse_record
+from credit_score.contract.fields import (
+    FIELDS,
+    NOT_A_WHOLE_NUMBER,
+    NUMERIC_FIELDS,
+    OUT_OF_DOMAIN,
+    FieldError,
+    parse_number,
+    parse_record,
+)
 from credit_score.devtools import openapi
 from credit_score.devtools.serve import build_event
 from credit_score.runtime import errors
@@ -60,6 +70,8 @@ def test_given_fields_when_documented_then_every_field_with_its_domain_or_catego
             number, string = schema["oneOf"]
             assert number == {"type": "integer" if f.integer else "number", "minimum": f.minimum, "maximum": f.maximum}
             assert string["type"] == "string"
+            assert string["pattern"] == features.number_pattern(f)  # the parser's own grammar
+            assert string["allOf"] == [{"pattern": openapi.numeric_string_pattern(f)}]
             assert schema["x-unit"] == f.unit
         else:
             assert schema["enum"] == list(f.levels)
@@ -126,6 +138,53 @@ def test_given_plain_decimal_string_when_checked_then_pattern_and_handler_agree(
     text = str(number)
     assume(CANONICAL.fullmatch(text) and not (text.startswith("-") and float(text) == 0))
     assert bool(re.fullmatch(openapi.numeric_string_pattern(f), text)) == accepts(f, text)
+
+
+def read_as_a_number(f: features.Field, raw: str) -> bool:
+    """Whether the parser reads ``raw`` as a number of ``f``, inside its domain or not."""
+    try:
+        parse_number(f, raw)
+    except FieldError as error:
+        return error.problem in (OUT_OF_DOMAIN, NOT_A_WHOLE_NUMBER)
+    return True
+
+
+NEAR_NUMBERS = string.digits + "-._+eE ,\t\nx" + "\u0664\u00b2\uff14\u00a0\U0001d7d2"
+WORDS = st.sampled_from(["Years", "years", "Year", "YEARS", "and", "AND", "Months", "month", "Month", " ", "  "])
+
+
+def near_numbers(f: features.Field) -> st.SearchStrategy[str]:
+    """Strings on both sides of the grammar: its own sentences, near misses, duration-like phrases, any text."""
+    published = SCHEMAS[f"field.{f.name}"]["oneOf"][1]["pattern"]
+    sentences = st.from_regex(published, fullmatch=True)
+    edited = st.tuples(sentences, st.text(NEAR_NUMBERS, max_size=2), st.text(NEAR_NUMBERS, max_size=2)).map(
+        lambda parts: parts[1] + parts[0] + parts[2]
+    )
+    phrases = st.lists(st.one_of(st.text(string.digits, min_size=1, max_size=3), WORDS), max_size=7).map(" ".join)
+    return st.one_of(sentences, edited, st.text(NEAR_NUMBERS, max_size=10), phrases, st.text(max_size=10))
+
+
+@pytest.mark.parametrize("f", NUMERIC_FIELDS, ids=lambda f: f.name)
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_given_any_string_when_checked_then_the_published_pattern_and_the_parser_agree(f, data):
+    string_schema = {"type": "string", "pattern": SCHEMAS[f"field.{f.name}"]["oneOf"][1]["pattern"]}
+    ecma = jsonschema_rs.validator_for(string_schema)  # a JSON Schema engine of its own regex flavour
+    text = data.draw(near_numbers(f))
+    published = ecma.is_valid(text)
+    assert published == bool(re.fullmatch(string_schema["pattern"], text))
+    assert published == read_as_a_number(f, text), repr(text)
+
+
+@pytest.mark.parametrize("f", NUMERIC_FIELDS, ids=lambda f: f.name)
+def test_given_float_only_spellings_when_checked_then_the_pattern_and_the_parser_refuse_them(f):
+    pattern = SCHEMAS[f"field.{f.name}"]["oneOf"][1]["pattern"]
+    for text in ["4_0", "1_0_0_0_0_0", "\u0664\u0660", "\U0001d7d2\U0001d7ce", "+40", "1e2", " 40 ", "inf", "nan"]:
+        assert not re.fullmatch(pattern, text)
+        assert not read_as_a_number(f, text), text
+    for text in ["40", "-0", "040", "40.25", "40_"]:
+        assert re.fullmatch(pattern, text)
+        assert read_as_a_number(f, text), text
 
 
 def test_given_example_record_when_parsed_then_valid_and_schema_valid():

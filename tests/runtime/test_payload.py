@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from credit_score.contract import fields as features
@@ -108,10 +109,12 @@ def test_given_data_list_when_extracted_then_batch_even_of_one():
 
 
 def test_given_mlflow_dataframe_split_when_prepared_then_rows_follow_columns():
-    columns = list(SEED["data"])
-    rows = [[SEED["data"][c] for c in columns], [SEED["data"][c] for c in reversed(columns)][::-1]]
+    records = synthetic_records(2, seed=11)
+    columns = ["Customer_ID", *reversed(features.FIELD_NAMES)]  # not the schema's order, an extra column
+    rows = [["C-1", *(record[name] for name in columns[1:])] for record in records]
     batch = prepare_payload({"dataframe_split": {"columns": columns, "data": rows, "index": [0, 1]}}, 10)
-    np.testing.assert_array_equal(batch.matrix, expected_matrix([SEED["data"], SEED["data"]]))
+    np.testing.assert_array_equal(batch.matrix, expected_matrix(records))
+    assert not np.array_equal(batch.matrix[0], batch.matrix[1])
 
 
 @pytest.mark.parametrize(
@@ -160,7 +163,7 @@ def test_given_exactly_the_limit_when_extracted_then_accepted():
     assert len(records) == 10
 
 
-@pytest.mark.parametrize("raw", ["", b"", "{", "nul", b"\xff\xfe\xfa", "[" * 100_000, "1" * 5000])
+@pytest.mark.parametrize("raw", ["", b"", "{", "nul", b"\xff\xfe\xfa", "[" * 100_000, "{" + "1" * 5000])
 def test_given_malformed_body_when_parsed_then_400(raw):
     with pytest.raises(BadRequest):
         parse_json(raw)
@@ -179,27 +182,188 @@ def test_given_secret_values_and_keys_when_rejected_then_nothing_submitted_is_ec
     assert secret_key not in json.dumps(shape.value.body())
 
 
+FLOAT_SPELLINGS = [
+    "4_0",
+    "1_0_0_0_0_0",
+    "\u0664\u0660",
+    "\U0001d7d2\U0001d7ce",
+    "+40",
+    "1e1",
+    " 40 ",
+    "inf",
+    "nan",
+    "40.",
+]
+
+
+@pytest.mark.parametrize("size", [1, 12])
+@pytest.mark.parametrize("spelling", FLOAT_SPELLINGS)
+def test_given_a_spelling_only_float_reads_when_validated_then_not_a_number_in_bulk_and_alone(spelling, size):
+    records = synthetic_records(size, seed=2)
+    records[-1]["Num_of_Delayed_Payment"] = spelling
+    with pytest.raises(ValidationFailed) as caught:
+        validate(records)
+    assert [(p.index, p.field, p.problem) for p in caught.value.problems] == [
+        (size - 1, "Num_of_Delayed_Payment", "not_a_number")
+    ]
+
+
+# ---------------------------------------------------------------- JSON that json.loads would hide
+
+
+def test_given_a_field_twice_in_a_record_when_prepared_then_422_names_it_beside_the_other_problems():
+    record = {**SEED["data"], "Occupation": "Pilot"}
+    body = json.dumps({"data": record})[:-2] + ', "Age": "40", "Secret-Key": 1, "Secret-Key": 2}}'
+    assert body.count('"Age"') == 2
+    with pytest.raises(ValidationFailed) as caught:
+        prepare_payload(parse_json(body), 10)
+    assert [(p.index, p.field, p.problem) for p in caught.value.problems] == [
+        (0, "Age", "duplicate_field"),
+        (0, "Occupation", "unknown_category"),
+    ]
+    assert "Secret-Key" not in json.dumps(caught.value.body())
+
+
+def test_given_the_same_field_twice_with_equal_values_when_prepared_then_still_refused():
+    body = '{"data": [' + json.dumps(SEED["data"])[:-1] + ', "Credit_Mix": "Good"}]}'
+    with pytest.raises(ValidationFailed) as caught:
+        prepare_payload(parse_json(body), 10)
+    assert [(p.field, p.problem) for p in caught.value.problems] == [("Credit_Mix", "duplicate_field")]
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ('{"data": {}, "data": ' + json.dumps(SEED["data"]) + "}", "'data'"),
+        ('{"instances": [], "instances": [' + json.dumps(SEED["data"]) + "]}", "'instances'"),
+        ('{"dataframe_split": {"columns": ["Age"], "columns": ["Age"], "data": [["40"]]}}', "'columns'"),
+        ('{"dataframe_split": {"columns": ["Age"], "data": [], "data": [["40"]]}}', "'data'"),
+    ],
+)
+def test_given_a_shape_key_twice_when_prepared_then_400_names_it(body, named):
+    with pytest.raises(BadRequest) as caught:
+        prepare_payload(parse_json(body), 10)
+    assert named in caught.value.message
+    assert "more than once" in caught.value.message
+
+
+def test_given_an_unknown_top_level_key_twice_when_prepared_then_ignored_like_any_extra_key():
+    body = '{"Secret-Key": 1, "data": ' + json.dumps(SEED["data"]) + ', "Secret-Key": 2}'
+    assert prepare_payload(parse_json(body), 10).single
+
+
+def test_given_a_repeated_dataframe_split_column_when_prepared_then_every_record_names_the_field():
+    columns = [*features.FIELD_NAMES, "Age"]
+    rows = [[*SEED["data"].values(), "40"]] * 2
+    with pytest.raises(ValidationFailed) as caught:
+        prepare_payload({"dataframe_split": {"columns": columns, "data": rows}}, 10)
+    assert [(p.index, p.field, p.problem) for p in caught.value.problems] == [
+        (0, "Age", "duplicate_field"),
+        (1, "Age", "duplicate_field"),
+    ]
+
+
+def test_given_an_integer_of_5000_digits_when_prepared_then_422_out_of_domain_beside_the_other_problems():
+    body = json.dumps({"data": {**SEED["data"], "Credit_Mix": "Excellent"}})[:-2] + ', "Annual_Income": %s}}'
+    body = body.replace('"Annual_Income": "100000", ', "") % ("9" * 5000)
+    with pytest.raises(ValidationFailed) as caught:
+        prepare_payload(parse_json(body), 10)
+    assert [(p.field, p.problem) for p in caught.value.problems] == [
+        ("Annual_Income", "out_of_domain"),
+        ("Credit_Mix", "unknown_category"),
+    ]
+
+
+@pytest.mark.parametrize("body", ["1" * 5000, '{"data": %s}' % ("1" * 5000), '{"x": -%s}' % ("1" * 5000)])
+def test_given_an_oversized_integer_outside_any_record_when_prepared_then_400_about_the_shape(body):
+    with pytest.raises(BadRequest) as caught:
+        prepare_payload(parse_json(body), 10)
+    assert "not valid JSON" not in caught.value.message
+
+
+def test_given_an_oversized_integer_as_a_category_or_an_extra_key_when_prepared_then_usual_answers():
+    extra = '{"data": %s}' % (json.dumps(SEED["data"])[:-1] + ', "Customer_ID": %s}' % ("7" * 5000))
+    assert prepare_payload(parse_json(extra), 10).single
+    category = extra.replace('"Doctor"', "3" * 5000)
+    with pytest.raises(ValidationFailed) as caught:
+        prepare_payload(parse_json(category), 10)
+    assert [(p.field, p.problem) for p in caught.value.problems] == [("Occupation", "not_a_string")]
+
+
+# ---------------------------------------------------------------- the bulk path against parse_record
+
+
+def spellings(value: float | int) -> st.SearchStrategy[object]:
+    """A number as a client may send it: JSON number, plain string, fixed-point string, raw-data suffix."""
+    forms: list[object] = [value, str(value), f"{value:.2f}", f"{value}_"]
+    if isinstance(value, float) and value.is_integer():
+        forms.append(int(value))
+    return st.sampled_from(forms)
+
+
+def numeric_values(f: features.Field) -> st.SearchStrategy[object]:
+    low, high = float(f.minimum), float(f.maximum)  # type: ignore[arg-type]
+    whole = st.integers(int(low), int(high))
+    cents = st.builds(
+        lambda units, cents: units + cents / 100, st.integers(int(low), int(high) - 1), st.integers(1, 99)
+    )
+    fraction = cents | st.floats(low, high, allow_nan=False)
+    edges = st.sampled_from(
+        [
+            low,
+            high,
+            low - 1,
+            high + 1,
+            low + 0.5,
+            high - 0.5,
+            math.nextafter(low, -math.inf),
+            math.nextafter(high, math.inf),
+        ]
+    )
+    return st.one_of(whole, fraction, edges).flatmap(spellings)
+
+
 json_scalars = (
     st.none() | st.booleans() | st.integers() | st.integers(-(10**400), 10**400) | st.floats() | st.text(max_size=12)
 )
-field_values = (
+junk = (
     json_scalars
-    | st.sampled_from(["52312.68_", "_", "_______", "!@9#%8", "NM", "Good", "doctor", "22 Years and 1 Months"])
+    | st.sampled_from(["_", "_______", "!@9#%8", "NM", "Good", "doctor", "22 Years and 1 Months", *FLOAT_SPELLINGS])
+    | st.sampled_from([features.DUPLICATE, features.OVERSIZED_INTEGER])
     | st.lists(json_scalars, max_size=2)
 )
 
 
+def field_value(f: features.Field) -> st.SearchStrategy[object]:
+    if f.is_numeric:
+        return numeric_values(f)
+    spelt = st.sampled_from(f.levels).flatmap(
+        lambda level: st.sampled_from([level, level.lower(), f" {level.upper()}"])
+    )
+    return spelt
+
+
 @st.composite
 def mutated_records(draw):
+    """Valid synthetic records with a few fields redrawn near their domains or as junk, or removed."""
     rng = random.Random(draw(st.integers(0, 10_000)))
-    records = synthetic_records(draw(st.integers(1, 12)), seed=rng.randrange(1000))
+    records = synthetic_records(draw(st.sampled_from([1, 2, 8, 9, 12])), seed=rng.randrange(1000))
     for record in records:
-        for name in draw(st.lists(st.sampled_from(features.FIELD_NAMES), max_size=3)):
-            if draw(st.booleans()):
-                record[name] = draw(field_values)
-            else:
+        for name in draw(st.lists(st.sampled_from(features.FIELD_NAMES), max_size=4)):
+            choice = draw(st.integers(0, 5))
+            if choice == 0:
                 record.pop(name, None)
+            elif choice == 1:
+                record[name] = draw(junk)
+            else:
+                record[name] = draw(field_value(features.FIELDS_BY_NAME[name]))
     return records
+
+
+def read_in_bulk(record) -> list[float] | None:
+    """The bulk path's own reading of one record, or None when it leaves the record to parse_record."""
+    row, _ = features._read_plain(features.RULES, record)
+    return row if row is not None and features._inside(features.RULES, row) else None
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -207,9 +371,31 @@ def mutated_records(draw):
 def test_given_arbitrary_records_when_validated_then_exactly_what_parse_record_says(records):
     outcomes = [features.parse_record(record, index) for index, record in enumerate(records)]
     problems = [problem for _, found in outcomes for problem in found]
+    for record, (values, found) in zip(records, outcomes, strict=True):
+        row = read_in_bulk(record)
+        event("bulk" if row is not None else "parse_record")
+        if row is not None:  # the bulk path vouches only for what parse_record accepts, with the same values
+            assert not found
+            assert row == [values[name] for name in features.NUMERIC_NAMES]
     if problems:
         with pytest.raises(ValidationFailed) as caught:
             validate(records)
         assert list(caught.value.problems) == problems
     else:
         np.testing.assert_array_equal(validate(records).matrix, features.encode([values for values, _ in outcomes]))
+
+
+def test_given_plain_records_when_validated_then_the_bulk_path_reads_them_and_parse_record_only_the_rest(
+    monkeypatch,
+):
+    records = synthetic_records(12, seed=4)
+    records[1]["Annual_Income"] = "12345.67"  # a fraction inside the domain: bulk
+    records[5]["Annual_Income"] = "52312.68_"  # the raw data's suffix: parse_record
+    records[7]["Age"] = 14  # a bound, as a JSON number: bulk
+    read = []
+    strict = features.parse_record
+    monkeypatch.setattr(features, "parse_record", lambda record, index=0: read.append(index) or strict(record, index))
+    for batch in (records, records[:8]):
+        read.clear()
+        validate(batch)
+        assert read == [5]
