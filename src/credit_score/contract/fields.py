@@ -261,8 +261,8 @@ class Rules:
 
     Built once from :data:`FIELDS` and the grammar fragments above; the OpenAPI patterns are
     :attr:`patterns`. ``decimal`` must hold no capturing group (the duration's two are the years
-    and the months). Replacing :data:`RULES` with an altered copy (``dataclasses.replace``) changes
-    every served answer.
+    and the months). Nothing else states a rule: an altered copy (``dataclasses.replace``) put in
+    place of :data:`RULES` changes the served answers accordingly.
     """
 
     minimum: tuple[float, ...]  # per numeric field, NUMERIC_FIELDS order, inclusive
@@ -288,7 +288,8 @@ class Rules:
             "patterns": patterns,
             "matchers": tuple(re.compile(pattern).fullmatch for pattern in patterns),
             "is_decimal": re.compile(self.decimal).fullmatch,
-            "are_decimals": re.compile(f"(?:{self.decimal},)*{self.decimal}").fullmatch,
+            # possessive: a decimal never holds a comma, so giving an item back can never help
+            "are_decimals": re.compile(f"(?:{self.decimal},)*+{self.decimal}").fullmatch,
             "whole_values": _picker(self.whole),
             "tables": tuple(zip(CATEGORICAL_NAMES, self.spellings, strict=True)),
         }
@@ -541,7 +542,7 @@ def clean_value(f: Field, raw: Any) -> float | str | None:
         return UNKNOWN if f.allows_unknown else None
 
 
-_ONE_HOT_WIDTH = len(FEATURE_NAMES) - len(NUMERIC_NAMES)
+_ONE_HOT_ZEROS = [0.0] * (len(FEATURE_NAMES) - len(NUMERIC_NAMES))
 
 
 def encode(records: Sequence[Mapping[str, float | str | None]]) -> np.ndarray:
@@ -566,7 +567,7 @@ def encode_rows(rows: Sequence[list[float]], columns: Sequence[Sequence[int]]) -
     if len(rows) <= _SMALL_BATCH:  # numpy's per-call overhead outweighs the work for a few rows
         encoded = []
         for row, levels in zip(rows, columns, strict=True):
-            vector = row + [0.0] * _ONE_HOT_WIDTH
+            vector = row + _ONE_HOT_ZEROS
             for column in levels:
                 vector[column] = 1.0
             encoded.append(vector)
