@@ -260,6 +260,8 @@ def test_given_handler_answers_when_compared_with_the_document_then_each_body_ma
         ("POST", "/predict", {"data": record[0]}, 200),
         ("POST", "/predict", {"dataframe_records": record}, 200),
         ("POST", "/predict", b"{not json", 400),
+        ("POST", "/predict", b'{"data": {}, "data": {}}', 400),
+        ("POST", "/predict", json.dumps({"data": record[0]})[:-2].encode() + b', "Age": 40}}', 422),
         ("POST", "/predict", {"data": {**record[0], "Age": "300", "Credit_Mix": 7}}, 422),
         ("POST", "/predict", {"instances": record * 26}, 413),
         ("PUT", "/predict", None, 405),

@@ -147,6 +147,7 @@ def _split_records(split: Any, max_batch_size: int) -> list[dict[str, Any]]:
 
 
 def _repeated(names: list[str]) -> dict[str, Any]:
+    """``{name: DUPLICATE}`` for each name the list holds more than once."""
     if len(set(names)) == len(names):
         return {}
     seen: set[str] = set()
