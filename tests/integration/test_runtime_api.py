@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -262,8 +263,10 @@ handler = app.handler
 
 
 @contextmanager
-def runtime_client(api: RuntimeApi, handler: str, *, workdir: Path, env: dict[str, str]) -> Iterator[Path]:
-    """``python -m awslambdaric HANDLER`` against the emulator; yields the path of its output."""
+def runtime_client(
+    api: RuntimeApi, handler: str, *, workdir: Path, env: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """``python -m awslambdaric HANDLER`` against the emulator; yields the process and the path of its output."""
     log_path = workdir / "runtime.log"
     child_env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CAPTURE_"))}
     child_env |= {
@@ -281,7 +284,7 @@ def runtime_client(api: RuntimeApi, handler: str, *, workdir: Path, env: dict[st
             stderr=subprocess.STDOUT,
         )
     try:
-        yield log_path
+        yield process, log_path
     finally:
         process.kill()
         process.wait(10)
@@ -295,7 +298,7 @@ def runtime_env(tiny_bundle: Path) -> dict[str, str]:  # noqa: F811 - the import
 def test_given_real_runtime_client_when_seed_invoked_directly_and_via_http_api_then_200(
     tmp_path: Path, runtime_env: dict[str, str]
 ) -> None:
-    with RuntimeApi() as api, runtime_client(api, "app.handler", workdir=tmp_path, env=runtime_env) as log:
+    with RuntimeApi() as api, runtime_client(api, "app.handler", workdir=tmp_path, env=runtime_env) as (_, log):
         direct = api.invoke(load_event("direct.json"), timeout=START_TIMEOUT)
         assert direct.status == "success", log.read_text()
         assert direct.json()["statusCode"] == 200
@@ -332,7 +335,7 @@ def test_given_internal_extension_when_invoked_then_answer_first_and_invoke_ends
     gates = tmp_path / "gates"
     gates.mkdir()
     env = {**runtime_env, "EXTENSION_GATES": str(gates)}
-    with RuntimeApi() as api, runtime_client(api, "extension_app.handler", workdir=tmp_path, env=env) as log:
+    with RuntimeApi() as api, runtime_client(api, "extension_app.handler", workdir=tmp_path, env=env) as (_, log):
         first = api.submit(load_event("direct.json"))
         second = api.submit(load_event("direct.json"))
         first.wait_response(START_TIMEOUT)
@@ -351,3 +354,13 @@ def test_given_internal_extension_when_invoked_then_answer_first_and_invoke_ends
         second.wait_end(10)
         assert first.ended_at <= second.started_at
         assert second.json()["statusCode"] == 200
+
+
+def test_given_runtime_client_waiting_for_an_event_when_sigterm_then_it_exits_cleanly(
+    tmp_path: Path, runtime_env: dict[str, str]
+) -> None:
+    with RuntimeApi() as api, runtime_client(api, "app.handler", workdir=tmp_path, env=runtime_env) as (process, log):
+        api.wait_for_init(START_TIMEOUT)
+        process.send_signal(signal.SIGTERM)
+        # 0, not -SIGTERM: app.py's own SIGTERM thread ended the process (as PID 1 nothing else would)
+        assert process.wait(10) == 0, log.read_text()
