@@ -11,7 +11,8 @@
 #     --secret id=MLFLOW_TRACKING_USERNAME,src=username.txt \
 #     --secret id=MLFLOW_TRACKING_PASSWORD,src=password.txt \
 #     -t credit-score .
-#   (docker buildx build: the same flags, plus --platform linux/amd64 --provenance=false;
+#   (--secret id=NAME,env=NAME takes the value from the builder's environment instead, still as a file;
+#    docker buildx build: the same flags, plus --platform linux/amd64 --provenance=false;
 #    DagsHub: --build-arg DAGSHUB_REPO=owner/name --secret id=DAGSHUB_USER_TOKEN,src=token.txt)
 # Model already in model/ (after `make demo`):
 #   DOCKER_BUILDKIT=1 docker build --build-arg MODEL_SOURCE=local -t credit-score .

@@ -64,12 +64,12 @@ def missing_paths(paths: Iterable[str]) -> list[str]:
 
 
 def history_findings(history: Iterable[dict[str, Any]], secrets: Iterable[str] = ()) -> list[str]:
-    """Build args with secret-looking names in ``created_by`` (``|2 A=1 B=2 /bin/sh -c …``), or secret values."""
+    """Build args with secret-looking names recorded in a ``created_by`` entry, or secret values anywhere in it."""
     values = [value for value in secrets if value]
     findings = []
     for entry in history:
         created_by = entry.get("created_by", "")
-        arguments = re.match(r"\|\d+ (.*?) (/bin/sh -c|\[)", created_by)
+        arguments = re.search(r"\|\d+ (.*?) (/bin/sh -c|\[)", created_by)  # "RUN |2 A=1 B=2 /bin/sh -c …"
         for name in BUILD_ARG.findall(arguments.group(1)) if arguments else ():
             if SECRET_NAME.search(name):
                 findings.append(f"build arg {name} recorded in history: {created_by[:80]}")

@@ -60,7 +60,7 @@ def test_given_image_without_app_py_when_checked_then_app_py_reported_missing() 
 
 def test_given_history_with_secret_build_arg_when_audited_then_flagged() -> None:
     history = [
-        {"created_by": "|2 MODEL_SOURCE=local MLFLOW_TRACKING_PASSWORD=hunter2 /bin/sh -c python3 -m pip install"},
+        {"created_by": "RUN |2 MODEL_SOURCE=local MLFLOW_TRACKING_PASSWORD=hunter2 /bin/sh -c python3 -m pip"},
         {"created_by": "|1 MODEL_SOURCE=local /bin/sh -c true"},
     ]
     findings = audit.history_findings(history, ["hunter2"])
