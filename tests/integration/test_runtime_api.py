@@ -208,6 +208,60 @@ def test_given_external_extension_when_emulator_shuts_down_then_shutdown_event_d
         assert event["deadlineMs"] > time.time() * 1000
 
 
+def test_given_extension_names_when_registering_then_duplicates_and_an_eleventh_refused() -> None:
+    with RuntimeApi() as api:
+        assert register(api, "ext-0", [])[0] == 200
+        status, _, body = register(api, "ext-0", [])
+        assert (status, json.loads(body)["errorType"]) == (403, "Extension.AlreadyRegistered")
+        for number in range(1, 10):
+            assert register(api, f"ext-{number}", [])[0] == 200
+        status, _, body = register(api, "ext-10", [])
+        assert (status, json.loads(body)["errorType"]) == (403, "Extension.TooManyExtensions")
+
+
+def test_given_accept_feature_account_id_when_registering_then_account_in_the_answer() -> None:
+    with RuntimeApi() as api:
+        headers = {"Lambda-Extension-Name": "x", "Lambda-Extension-Accept-Feature": "accountId"}
+        _, _, body = request(api, "POST", f"{EXTENSION}/register", {"events": []}, headers)
+        assert json.loads(body)["accountId"] == "123456789012"
+        assert "accountId" not in json.loads(register(api, "y", [])[2])
+
+
+def test_given_extension_error_reports_when_posted_then_recorded_with_their_type() -> None:
+    with RuntimeApi() as api:
+        _, headers, _ = register(api, "flusher", ["INVOKE"])
+        identifier = headers["Lambda-Extension-Identifier"]
+        for kind in ("init", "exit"):
+            error_headers = {"Lambda-Extension-Identifier": identifier, "Lambda-Extension-Function-Error-Type": "X.Y"}
+            assert request(api, "POST", f"{EXTENSION}/{kind}/error", {"errorMessage": kind}, error_headers)[0] == 202
+        assert [(kind, error_type) for kind, error_type, _ in api.extensions[identifier].errors] == [
+            ("init", "X.Y"),
+            ("exit", "X.Y"),
+        ]
+
+
+def test_given_runtime_init_error_when_reported_after_init_then_403() -> None:
+    with RuntimeApi() as api:
+        in_background(request, api, "GET", f"{RUNTIME}/invocation/next")
+        api.wait_for_init(5)
+        status, _, body = request(api, "POST", f"{RUNTIME}/init/error", {"errorMessage": "late"})
+        assert (status, json.loads(body)["errorType"]) == (403, "InvalidStateTransition")
+        assert api.init_errors == []
+
+
+def test_given_chunked_response_body_when_posted_then_reassembled() -> None:
+    with RuntimeApi() as api:
+        invocation = api.submit({})
+        _, headers, _ = request(api, "GET", f"{RUNTIME}/invocation/next")
+        host, port = api.address.split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        path = f"{RUNTIME}/invocation/{headers['Lambda-Runtime-Aws-Request-Id']}/response"
+        connection.request("POST", path, body=iter([b'{"a": ', b"1}"]), encode_chunked=True)
+        assert connection.getresponse().status == 202
+        connection.close()
+        assert invocation.wait_response(5).json() == {"a": 1}
+
+
 def test_given_unknown_extension_identifier_when_polling_then_403() -> None:
     with RuntimeApi() as api:
         status, _, body = request(api, "GET", f"{EXTENSION}/event/next", None, {"Lambda-Extension-Identifier": "x"})
