@@ -71,6 +71,13 @@ def _image_exists(engine: Engine, reference: str) -> bool:
     return engine.docker("image", "inspect", reference, check=False).returncode == 0
 
 
+def _checked(command: list[str]) -> None:
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    if completed.returncode != 0:
+        tail = (completed.stderr or completed.stdout).strip().splitlines()[-5:]
+        raise RuntimeError(f"{' '.join(command[:2])} failed (exit {completed.returncode}): " + " | ".join(tail))
+
+
 def build_rootfs(engine: Engine) -> str:
     """A Debian root file system with Python as an image, made once per machine with debootstrap."""
     mirror, suite = apt_mirror()
@@ -78,11 +85,11 @@ def build_rootfs(engine: Engine) -> str:
     if _image_exists(engine, reference):
         return reference
     if shutil.which("debootstrap") is None:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "debootstrap"], check=True, capture_output=True)
+        _checked(["apt-get", "install", "-y", "-qq", "debootstrap"])
     with tempfile.TemporaryDirectory(prefix="standin-rootfs-", dir="/var/tmp") as work:
         rootfs = Path(work) / "rootfs"
         command = ["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates"]
-        subprocess.run([*command, suite, str(rootfs), mirror], check=True, capture_output=True, timeout=900)
+        _checked([*command, suite, str(rootfs), mirror])
         for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
             for entry in (rootfs / cache).glob("*"):
                 if entry.is_file():
