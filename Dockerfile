@@ -1,17 +1,22 @@
-# syntax=docker/dockerfile:1.10
-# The credit-score Lambda image: run-time dependencies, src/ and one verified model bundle.
+# The credit-score Lambda image: run-time dependencies, the run-time code and one verified model bundle.
 #
-# Model from the registry (credentials only as BuildKit secrets, never build args; the download
-# step is never taken from the cache, so the alias is resolved again on every build):
-#   docker buildx build --platform linux/amd64 --build-arg MODEL_ALIAS=champion --no-cache-filter model-registry \
-#     --secret id=MLFLOW_TRACKING_URI,env=MLFLOW_TRACKING_URI \
-#     --secret id=MLFLOW_TRACKING_USERNAME,env=MLFLOW_TRACKING_USERNAME \
-#     --secret id=MLFLOW_TRACKING_PASSWORD,env=MLFLOW_TRACKING_PASSWORD \
-#     --provenance=false -t credit-score .
-#   (DagsHub: --build-arg DAGSHUB_REPO=owner/name --secret id=DAGSHUB_USER_TOKEN,env=DAGSHUB_USER_TOKEN)
+# Plain Dockerfile syntax, no `# syntax=` line: any BuildKit builds it without fetching a frontend
+# image (docker build 20.10+ with DOCKER_BUILDKIT=1, docker buildx build, podman/buildah build).
+#
+# Model from the registry. Credentials only as BuildKit secrets, never build args; each arrives as a
+# file, /run/secrets/<id>, which the downloader reads. MODEL_FRESH makes the download step miss the
+# cache, so the alias is resolved again:
+#   DOCKER_BUILDKIT=1 docker build --build-arg MODEL_ALIAS=champion --build-arg MODEL_FRESH="$(date +%s)" \
+#     --secret id=MLFLOW_TRACKING_URI,src=uri.txt \
+#     --secret id=MLFLOW_TRACKING_USERNAME,src=username.txt \
+#     --secret id=MLFLOW_TRACKING_PASSWORD,src=password.txt \
+#     -t credit-score .
+#   (--secret id=NAME,env=NAME takes the value from the builder's environment instead, still as a file;
+#    docker buildx build: the same flags, plus --platform linux/amd64 --provenance=false;
+#    DagsHub: --build-arg DAGSHUB_REPO=owner/name --secret id=DAGSHUB_USER_TOKEN,src=token.txt)
 # Model already in model/ (after `make demo`):
-#   docker buildx build --platform linux/amd64 --build-arg MODEL_SOURCE=local --provenance=false -t credit-score .
-# Only the bundle, to read its version before tagging the image:
+#   DOCKER_BUILDKIT=1 docker build --build-arg MODEL_SOURCE=local -t credit-score .
+# Only the bundle, to read its version before tagging the image (buildx):
 #   docker buildx build --target model-export --output type=local,dest=model .
 
 # Pinned to the Python 3.12 / Amazon Linux 2023 line; override with a digest (…@sha256:…) to freeze it.
@@ -23,10 +28,9 @@ ARG MODEL_SOURCE=registry
 FROM ${LAMBDA_BASE_IMAGE} AS build-tools
 WORKDIR /build
 COPY requirements.txt requirements-build.txt ./
-RUN python -m pip install --no-cache-dir --disable-pip-version-check -r requirements-build.txt
+RUN python3 -m pip install --no-cache-dir --disable-pip-version-check -r requirements-build.txt
 COPY src/ src/
 COPY model_downloader.py ./
-ENV PYTHONPATH=/build/src
 
 FROM build-tools AS model-registry
 # Read by model_downloader.py from the environment. MODEL_VERSION (a number or "latest") wins over MODEL_ALIAS.
@@ -34,13 +38,15 @@ ARG MODEL_NAME=credit-score-classifier
 ARG MODEL_ALIAS=champion
 ARG MODEL_VERSION=
 ARG DAGSHUB_REPO=
+ARG MODEL_FRESH=
 # Each secret is optional: give the ones your registry needs (MLflow server, or DagsHub repo + token).
-RUN --mount=type=secret,id=MLFLOW_TRACKING_URI,env=MLFLOW_TRACKING_URI \
-    --mount=type=secret,id=MLFLOW_TRACKING_USERNAME,env=MLFLOW_TRACKING_USERNAME \
-    --mount=type=secret,id=MLFLOW_TRACKING_PASSWORD,env=MLFLOW_TRACKING_PASSWORD \
-    --mount=type=secret,id=DAGSHUB_USER_TOKEN,env=DAGSHUB_USER_TOKEN \
+RUN --mount=type=secret,id=MLFLOW_TRACKING_URI \
+    --mount=type=secret,id=MLFLOW_TRACKING_USERNAME \
+    --mount=type=secret,id=MLFLOW_TRACKING_PASSWORD \
+    --mount=type=secret,id=DAGSHUB_USER_TOKEN \
     if [ -n "${MODEL_VERSION}" ]; then unset MODEL_ALIAS; else unset MODEL_VERSION; fi \
-    && python model_downloader.py --output /opt/model
+    && echo "resolving the model (${MODEL_FRESH:-cached})" \
+    && python3 -B model_downloader.py --output /opt/model
 
 FROM scratch AS model-local
 COPY model/ /opt/model/
@@ -54,13 +60,22 @@ COPY --from=model /opt/model/ /
 
 FROM ${LAMBDA_BASE_IMAGE} AS runtime
 WORKDIR ${LAMBDA_TASK_ROOT}
-# Run-time requirements only (numpy, onnxruntime, boto3), beside the code in the task root.
+# Run-time requirements only (numpy, onnxruntime, boto3), beside the code in the task root, without
+# what the handler never imports: console scripts, numpy's own test suite, bytecode caches.
 RUN --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \
-    python -m pip install --no-cache-dir --disable-pip-version-check \
-        --target "${LAMBDA_TASK_ROOT}" -r /tmp/requirements.txt
-COPY src/ ${LAMBDA_TASK_ROOT}/
-COPY --from=model /opt/model/ ${LAMBDA_TASK_ROOT}/model/
-# Refuse to produce an image around a bundle that fails verification; the handler checks it again at start.
-RUN python -c "from credit_score.contract.bundle import load_bundle; b = load_bundle('${LAMBDA_TASK_ROOT}/model'); print('bundle', b.name, b.version)"
+    python3 -m pip install --no-cache-dir --disable-pip-version-check --no-compile \
+        --target "${LAMBDA_TASK_ROOT}" -r /tmp/requirements.txt \
+    && rm -rf "${LAMBDA_TASK_ROOT:?}/bin" \
+    && find "${LAMBDA_TASK_ROOT}/numpy" -depth -type d -name tests -exec rm -rf {} + \
+    && find "${LAMBDA_TASK_ROOT}" -depth -type d -name __pycache__ -exec rm -rf {} +
+# What the handler imports, nothing of build/, monitoring/ or devtools/.
+COPY src/app.py ./
+COPY src/credit_score/__init__.py credit_score/
+COPY src/credit_score/contract/ credit_score/contract/
+COPY src/credit_score/runtime/ credit_score/runtime/
+COPY --from=model /opt/model/ model/
+# Refuse to produce an image around a bundle that fails verification or a handler that does not import;
+# the handler checks the bundle again at start. -B: no bytecode written into the image.
+RUN python3 -B -c "import app; from credit_score.contract.bundle import load_bundle; b = load_bundle('model'); print('bundle', b.name, b.version)"
 ENV MODEL_DIR=${LAMBDA_TASK_ROOT}/model
 CMD ["app.handler"]

@@ -9,7 +9,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export DO_NOT_TRACK ?= true
 CAPTURE_URI ?= $(CURDIR)/capture
 
-.PHONY: demo test test-fast lint-imports lint lint-infra format serve bench drift clean
+.PHONY: demo test test-fast lint-imports lint lint-infra format serve bench drift clean image-test image-test-registry
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,9 +50,9 @@ drift: $(VENV)/.build-installed
 	$(BIN)/credit-score-drift --capture $(CAPTURE_URI) --bundle model \
 		--html drift-report/report.html --json drift-report/report.json $(DRIFT_ARGS) || [ $$? -lt 4 ]
 
-## test: lint, then the whole test suite (what .ci/run calls)
+## test: lint, then the whole test suite but the container image (what .ci/run calls, then image-test)
 test: $(VENV)/.dev-installed lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not image"
 
 ## test-fast: the inner loop: unit and functional tests, no real servers, no heavy variants
 test-fast: $(VENV)/.dev-installed
@@ -71,6 +71,22 @@ lint-infra: $(VENV)/.dev-installed
 	$(BIN)/actionlint
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/cfn-lint infra/template.yaml
+
+# The image tests need an engine: tests/image/engine.py installs Debian's docker.io when missing,
+# starts dockerd when none runs and stops what it started; without one they fail in one line.
+ENGINE_RUN := $(BIN)/python -m tests.image.engine run --
+
+## image-test: build the Lambda image FROM a stand-in base (Debian Python + awslambdaric), run it as
+## Lambda does against the Runtime API emulator, audit its layers -> benchmarks/results/image.json
+image-test: $(VENV)/.dev-installed
+	@test -f model/metadata.json || $(MAKE) demo
+	$(ENGINE_RUN) sh -c '$(BIN)/python -m pytest -q -m image tests/image --ignore=tests/image/test_registry_image.py \
+		&& $(BIN)/python -m benchmarks.image'
+
+## image-test-registry: the image built with MODEL_SOURCE=registry from a local mlflow server with basic
+## auth, credentials as secret files; the password must be in no layer, history entry or config
+image-test-registry: $(VENV)/.dev-installed
+	$(ENGINE_RUN) $(BIN)/python -m pytest -q -m image tests/image/test_registry_image.py
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix .

@@ -1,8 +1,10 @@
 """The Dockerfile's promises, checked without a Docker engine.
 
 A small parser (stages, instructions, continuation lines, comments) feeds a policy: no
-secret-looking name reaches ARG or ENV; the final stage installs nothing beyond requirements.txt
-and takes only the model bundle from other stages; the image ends with ``CMD ["app.handler"]``.
+secret-looking name reaches ARG or ENV; the final stage installs nothing beyond requirements.txt,
+copies only the run-time code (``app.py``, ``contract/``, ``runtime/``) and takes only the model
+bundle from other stages; the image ends with ``CMD ["app.handler"]``; and nothing needs more than
+BuildKit's built-in Dockerfile frontend (no ``# syntax=`` image to pull, no newer-syntax options).
 Every rule is shown to fire on a bad Dockerfile, so a green run means something. The
 ``.dockerignore`` allow-list is checked against what the Dockerfile copies.
 """
@@ -48,6 +50,17 @@ PIP_FLAGS = frozenset(
 PIP_VALUE_OPTIONS = frozenset({"--target", "-t", "--platform", "--python-version", "--implementation", "--only-binary"})
 REQUIREMENT_OPTIONS = frozenset({"-r", "--requirement"})
 RUNTIME_REQUIREMENTS = "requirements.txt"
+# What the handler imports; build/, monitoring/ and devtools/ stay out of the image.
+RUNTIME_SOURCES = frozenset(
+    {"src/app.py", "src/credit_score/__init__.py", "src/credit_score/contract/", "src/credit_score/runtime/"}
+)
+SYNTAX_DIRECTIVE = re.compile(r"#\s*syntax\s*=", re.IGNORECASE)
+# Options BuildKit's built-in frontend (Docker 20.10) does not parse; each needs a `# syntax=` image.
+NEWER_FLAGS = {
+    "COPY": frozenset({"--link", "--parents", "--exclude"}),
+    "ADD": frozenset({"--link", "--parents", "--exclude", "--checksum", "--keep-git-dir"}),
+    "RUN": frozenset({"--network", "--security"}),
+}
 HANDLER_CMD = ["app.handler"]
 
 
@@ -290,8 +303,8 @@ def final_stage_findings(dockerfile: Dockerfile) -> list[str]:
             for source in sources if origin is None else ():
                 if re.match(r"(https?|git)://|git@", source):
                     findings.append(f"{where}: the final stage downloads {source}")
-                elif posixpath.basename(source.rstrip("/")).startswith("requirements-"):
-                    findings.append(f"{where}: the final stage copies {source}")
+                elif source not in RUNTIME_SOURCES:
+                    findings.append(f"{where}: the final stage copies {source}; only the run-time code may")
         elif instruction.keyword == "ENTRYPOINT":
             findings.append(f"{where}: the final stage replaces the base image's Lambda entrypoint")
     commands = final.having("CMD")
@@ -308,9 +321,32 @@ def final_stage_findings(dockerfile: Dockerfile) -> list[str]:
     return findings
 
 
+def frontend_findings(text: str, dockerfile: Dockerfile) -> list[str]:
+    """What only a newer frontend image parses: a build that must pull one fails where registries are closed."""
+    findings = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.startswith("#"):
+            break
+        if SYNTAX_DIRECTIVE.match(line):
+            findings.append(f"line {number}: a syntax directive makes BuildKit pull a frontend image")
+    for instruction in dockerfile.instructions():
+        flags, _ = split_flags(instruction.args)
+        for flag in flags:
+            name = flag.partition("=")[0]
+            if name in NEWER_FLAGS.get(instruction.keyword, ()):
+                findings.append(f"line {instruction.line}: {instruction.keyword} {name} needs a newer frontend")
+            if (
+                name == "--mount"
+                and flag_options(flag).get("type") in {"secret", "ssh"}
+                and "env" in flag_options(flag)
+            ):
+                findings.append(f"line {instruction.line}: a secret mount with env= needs a newer frontend")
+    return findings
+
+
 def policy_findings(text: str) -> list[str]:
     dockerfile = parse(text)
-    return secret_findings(dockerfile) + final_stage_findings(dockerfile)
+    return secret_findings(dockerfile) + final_stage_findings(dockerfile) + frontend_findings(text, dockerfile)
 
 
 def ignore_rules(text: str) -> list[tuple[bool, re.Pattern[str]]]:
@@ -411,7 +447,11 @@ def test_given_registry_stage_when_parsed_then_credentials_arrive_only_as_secret
     secrets = {options["id"]: options for options in map(flag_options, flags) if options.get("type") == "secret"}
     expected = {"MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "DAGSHUB_USER_TOKEN"}
     assert set(secrets) == expected
-    assert all(options.get("env") == name for name, options in secrets.items())
+    # files at /run/secrets/<id>, read by the downloader: no env= (newer syntax), no other target
+    assert all("env" not in options for options in secrets.values())
+    assert all(
+        options.get("target", f"/run/secrets/{name}") == f"/run/secrets/{name}" for name, options in secrets.items()
+    )
     declared = {name for i in dockerfile.instructions() if i.keyword in {"ARG", "ENV"} for name in declared_names(i)}
     assert declared.isdisjoint(expected)
     assert {"MODEL_NAME", "MODEL_ALIAS", "MODEL_VERSION"} <= {
@@ -424,6 +464,16 @@ def test_given_runtime_stage_when_parsed_then_bundle_is_verified_after_it_is_cop
     copy_at = next(n for n, i in enumerate(instructions) if i.keyword == "COPY" and "--from=model" in i.args)
     verify_at = next(n for n, i in enumerate(instructions) if i.keyword == "RUN" and "load_bundle(" in i.args)
     assert verify_at > copy_at
+    assert "import app" in instructions[verify_at].args  # the handler's imports resolve in the image
+
+
+def test_given_runtime_stage_when_parsed_then_it_copies_exactly_the_run_time_code(dockerfile: Dockerfile) -> None:
+    sources = set()
+    for instruction in dockerfile.final.having("COPY"):
+        flags, paths = _copy_sources(instruction.args)
+        if not any(flag.startswith("--from=") for flag in flags):
+            sources.update(paths)
+    assert sources == RUNTIME_SOURCES
 
 
 # --- the checker fires on bad Dockerfiles ------------------------------------------------------
@@ -431,7 +481,8 @@ def test_given_runtime_stage_when_parsed_then_bundle_is_verified_after_it_is_cop
 GOOD_FINAL = """\
 FROM public.ecr.aws/lambda/python:3.12 AS runtime
 RUN pip install --no-cache-dir -r requirements.txt --target "${LAMBDA_TASK_ROOT}"
-COPY src/ ${LAMBDA_TASK_ROOT}/
+COPY src/app.py src/credit_score/__init__.py ${LAMBDA_TASK_ROOT}/
+COPY src/credit_score/contract/ src/credit_score/runtime/ ${LAMBDA_TASK_ROOT}/credit_score/
 COPY --from=model /opt/model/ ${LAMBDA_TASK_ROOT}/model/
 CMD ["app.handler"]
 """
@@ -522,6 +573,25 @@ def test_given_minimal_good_dockerfile_when_checked_then_no_findings() -> None:
         ),
         pytest.param(
             _with_final('ENTRYPOINT ["python"]'), "replaces the base image's Lambda entrypoint", id="entrypoint"
+        ),
+        pytest.param(_with_final("COPY src/ /var/task/"), "copies src/; only the run-time code", id="copy-all-src"),
+        pytest.param(
+            _with_final("COPY src/credit_score/build/ /var/task/credit_score/build/"),
+            "copies src/credit_score/build/",
+            id="copy-build-house",
+        ),
+        pytest.param(_with_final("COPY model_downloader.py ./"), "copies model_downloader.py", id="copy-downloader"),
+        pytest.param("# syntax=docker/dockerfile:1.10\n" + GOOD_FINAL, "pull a frontend image", id="syntax-directive"),
+        pytest.param(
+            "FROM x AS build\nRUN --mount=type=secret,id=T,env=T true\n" + GOOD_FINAL,
+            "secret mount with env= needs a newer frontend",
+            id="secret-env-mount",
+        ),
+        pytest.param(
+            GOOD_FINAL.replace("COPY --from=model", "COPY --link --from=model"), "COPY --link needs", id="copy-link"
+        ),
+        pytest.param(
+            "FROM x AS build\nRUN --network=none true\n" + GOOD_FINAL, "RUN --network needs", id="run-network"
         ),
         pytest.param(_with_final("COPY src/ /var/task/", cmd='CMD ["other.handler"]'), "final CMD must be", id="cmd"),
         pytest.param(_with_final("COPY src/ /var/task/", cmd="CMD app.handler"), "final CMD must be", id="cmd-shell"),

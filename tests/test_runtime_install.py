@@ -1,10 +1,12 @@
 """requirements.txt alone is enough to serve: the Lambda image installs nothing else.
 
 The run-time requirements are installed into an empty folder (``pip install --target``, as the
-Dockerfile does), then a child interpreter started with ``-I -S`` (no site-packages, no PYTHON*
-variables) and ``sys.path = [target, src]`` imports ``app`` and serves data.json from a real
-bundle. A run-time import of anything only the build has (scikit-learn, pandas, mlflow...) fails
-there. The install is cached under ~/.cache keyed by the requirements' sha256 and the interpreter.
+Dockerfile does), the run-time code is copied as the Dockerfile copies it (``app.py``,
+``contract/``, ``runtime/``: no ``build/``, ``monitoring/`` or ``devtools/``), then a child
+interpreter started with ``-I -S`` (no site-packages, no PYTHON* variables) and
+``sys.path = [target, task root]`` imports ``app`` and serves data.json from a real bundle. A
+run-time import of anything only the build has (scikit-learn, pandas, mlflow, our build house...)
+fails there. The install is cached under ~/.cache keyed by the requirements' sha256 and the interpreter.
 """
 
 from __future__ import annotations
@@ -22,17 +24,21 @@ from pathlib import Path
 import pytest
 
 from tests.support.bundles import build_tiny_bundle
+from tests.test_dockerfile import RUNTIME_SOURCES
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "requirements.txt"
-BUILD_ONLY_MODULES = ("sklearn", "pandas", "mlflow", "skl2onnx", "onnx", "scipy", "dagshub", "pytest")
+BUILD_ONLY_MODULES = (
+    *("sklearn", "pandas", "mlflow", "skl2onnx", "onnx", "scipy", "dagshub", "pytest"),
+    *("credit_score.build", "credit_score.monitoring", "credit_score.devtools"),
+)
 
 CHILD = r"""
 import importlib.util, json, sys
-target, src, event_path, result_path = sys.argv[1:5]
-sys.path[:0] = [target, src]
+target, task_root, event_path, result_path = sys.argv[1:5]
+sys.path[:0] = [target, task_root]
 
 import app
 
@@ -49,6 +55,7 @@ result = {
     "numpy_file": getattr(sys.modules.get("numpy"), "__file__", None),
     "onnxruntime_file": getattr(sys.modules.get("onnxruntime"), "__file__", None),
     "build_only_found": [name for name in sys.argv[5:] if importlib.util.find_spec(name) is not None],
+    "app_file": app.__file__,
 }
 json.dump(result, open(result_path, "w", encoding="utf-8"))
 """
@@ -86,11 +93,19 @@ def runtime_target() -> Path:
 def served(runtime_target: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """What the isolated child answered for data.json and GET /health."""
     workdir = tmp_path_factory.mktemp("runtime-install")
+    task_root = workdir / "task"
+    for source in sorted(RUNTIME_SOURCES):  # as the Dockerfile's COPY lines lay them out
+        relative = Path(source).relative_to("src")
+        if source.endswith("/"):
+            shutil.copytree(ROOT / source, task_root / relative, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (task_root / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / source, task_root / relative)
     bundle = build_tiny_bundle(workdir / "model", version="7")
     result_path = workdir / "result.json"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CAPTURE_", "MODEL_"))}
     env.update({"MODEL_DIR": str(bundle.path), "METRICS_ENABLED": "false", "LOG_LEVEL": "ERROR"})
-    command = [sys.executable, "-I", "-S", "-c", CHILD, str(runtime_target), str(ROOT / "src")]
+    command = [sys.executable, "-I", "-S", "-c", CHILD, str(runtime_target), str(task_root)]
     command += [str(ROOT / "data.json"), str(result_path), *BUILD_ONLY_MODULES]
     completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir, timeout=120, check=False)
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -119,3 +134,4 @@ def test_given_isolated_child_when_serving_then_only_the_runtime_install_was_imp
         assert served[module] is not None, f"{module}: not imported while serving"
         assert Path(served[module]).is_relative_to(runtime_target)
     assert served["build_only_found"] == []
+    assert "/task/" in served["app_file"]  # the copied task root, not the checkout

@@ -5,6 +5,8 @@
 
 Selection defaults come from MODEL_NAME, MODEL_ALIAS and MODEL_VERSION (a number or ``latest``);
 the registry from MLFLOW_TRACKING_URI, DAGSHUB_REPO + DAGSHUB_USER_TOKEN, or the local registry.
+In an image build the credentials are BuildKit secret files, ``/run/secrets/<NAME>``, read when
+the variable of the same name is unset.
 Exit 0 with one summary line on stdout; exit 2 with one line on stderr otherwise.
 """
 
@@ -15,7 +17,8 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
+from pathlib import Path
 
 from credit_score.build.conversion import ConversionError
 from credit_score.build.downloader import (
@@ -30,6 +33,31 @@ from credit_score.build.registry import RegistryError, apply_client_defaults
 from credit_score.contract.bundle import BundleError
 
 EXIT_FAILURE = 2
+
+# What a build may pass as secret files (Dockerfile: RUN --mount=type=secret,id=<NAME>).
+SECRET_NAMES = ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "DAGSHUB_USER_TOKEN")
+SECRETS_DIR = Path("/run/secrets")
+
+
+def read_secret_files(environ: MutableMapping[str, str], directory: Path = SECRETS_DIR) -> list[str]:
+    """Fill each unset credential variable from ``directory/<NAME>``; return the names filled, never a value.
+
+    Secret files keep credentials out of build args, image layers and history, and need no
+    Dockerfile syntax beyond BuildKit's first (``env=`` mounts need a newer frontend image).
+    A variable already set wins; an empty or unreadable file counts as absent.
+    """
+    filled = []
+    for name in SECRET_NAMES:
+        if environ.get(name):
+            continue
+        try:
+            value = (directory / name).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if value:
+            environ[name] = value
+            filled.append(name)
+    return filled
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,6 +115,7 @@ def _quiet_libraries() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    read_secret_files(os.environ, SECRETS_DIR)
     apply_client_defaults()  # seconds, not minutes, when the registry is down
     if not args.verbose:
         _quiet_libraries()
