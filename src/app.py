@@ -18,6 +18,7 @@ from typing import Any
 from credit_score.runtime.config import Settings
 from credit_score.runtime.errors import ConfigError
 from credit_score.runtime.events import detect, request_id
+from credit_score.runtime.flusher import Flusher
 from credit_score.runtime.logs import Log
 from credit_score.runtime.service import Service
 
@@ -53,22 +54,29 @@ def _wait_for_sigterm(wakeup: int) -> None:
 if RUNTIME_API in os.environ:
     _exit_on_sigterm()
 
+# Registered now, during Lambda's init, or never: capture after the answer (runtime/flusher.py).
+_flusher = Flusher.start()
+
 
 def init(settings: Settings | None = None) -> Service:
     """Build (or rebuild, with explicit ``settings``) this container's service; loads no model yet."""
     global _service
-    _service = Service(settings or Settings.from_env())
+    _service = Service(settings or Settings.from_env(), flusher=_flusher)
     return _service
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    service = _service
-    if service is None:
-        try:
-            service = init()
-        except ConfigError as error:
-            return _misconfigured(event, context, error)
-    return service.handle(event, context)
+    try:
+        service = _service
+        if service is None:
+            try:
+                service = init()
+            except ConfigError as error:
+                return _misconfigured(event, context, error)
+        return service.handle(event, context)
+    finally:
+        if _flusher is not None:
+            _flusher.done(getattr(context, "aws_request_id", None))
 
 
 def _misconfigured(event: Any, context: Any, error: ConfigError) -> dict[str, Any]:

@@ -22,11 +22,11 @@ from credit_score.runtime import capture
 from tests.reliability.conftest import Context, captured_stdout, handler_for, json_lines, settings_for
 from tests.support.bundles import synthetic_records
 
-READ_TIMEOUT_S = 0.3
+BUDGET_MS = 750  # a read timeout of 0.3 s, and room for a second attempt after a slow first one
+READ_TIMEOUT_S = capture.client_options(BUDGET_MS / 1000)["read_timeout"]
 SLOW = Fault(503, "SlowAnswer", delay_s=READ_TIMEOUT_S + 0.3)
 KINDS = (INTERNAL_ERROR, UNAVAILABLE, SLOW_DOWN, SLOW)
-RETRIES = capture.CLIENT_OPTIONS["retries"]
-ATTEMPTS = RETRIES.get("total_max_attempts", RETRIES.get("max_attempts", 1) + 1)  # botocore's two spellings
+ATTEMPTS = capture.ATTEMPTS
 FAILED_ATTEMPTS = tuple(range(ATTEMPTS + 1))  # the last: every attempt botocore makes fails
 RECORDS_PER_INVOCATION = 3
 INVOCATION = re.compile(r"-inv(\d{3})x\.jsonl")
@@ -52,13 +52,6 @@ class FaultPlan:
         return None
 
 
-@pytest.fixture
-def fast_timeouts(monkeypatch):
-    """The capture's client options with a short read timeout, so a slow answer costs the test little."""
-    monkeypatch.setitem(capture.CLIENT_OPTIONS, "read_timeout", READ_TIMEOUT_S)
-    monkeypatch.setitem(capture.CLIENT_OPTIONS, "connect_timeout", READ_TIMEOUT_S)
-
-
 def aws_environment(monkeypatch, aws: LocalAws) -> None:
     for key, value in aws.environment().items():
         monkeypatch.setenv(key, value)
@@ -72,7 +65,7 @@ def stored_records(aws: LocalAws, bucket: str) -> list[dict]:
 
 
 def test_given_s3_failing_on_a_share_of_calls_when_invoked_then_all_200_and_every_record_once(
-    tiny_bundle: Path, monkeypatch, fast_timeouts
+    tiny_bundle: Path, monkeypatch
 ):
     plan = FaultPlan()
     cycle = len(FAILED_ATTEMPTS)
@@ -80,7 +73,9 @@ def test_given_s3_failing_on_a_share_of_calls_when_invoked_then_all_200_and_ever
     with LocalAws(plan) as aws:
         aws_environment(monkeypatch, aws)
         bucket = new_bucket(aws.client("s3"), "capture-faults")
-        settings = settings_for(tiny_bundle, log_level="WARNING", capture_uri=f"s3://{bucket}/capture")
+        settings = settings_for(
+            tiny_bundle, log_level="WARNING", capture_uri=f"s3://{bucket}/capture", capture_budget_ms=BUDGET_MS
+        )
         with handler_for(settings) as handler, captured_stdout() as out:
             statuses = [
                 handler({"data": synthetic_records(RECORDS_PER_INVOCATION, seed=i)}, Context(f"inv{i:03d}x"))[
@@ -107,7 +102,7 @@ def test_given_s3_failing_on_a_share_of_calls_when_invoked_then_all_200_and_ever
 
 
 def test_given_s3_stores_then_answers_too_late_when_invoked_then_nothing_lost_and_copies_share_ids(
-    tiny_bundle: Path, monkeypatch, fast_timeouts
+    tiny_bundle: Path, monkeypatch
 ):
     """An ambiguous timeout (stored, but the answer never arrived) makes capture at-least-once: the
     copy in the log is the very record in S3, same inference id, so downstream can drop it."""
@@ -115,7 +110,9 @@ def test_given_s3_stores_then_answers_too_late_when_invoked_then_nothing_lost_an
     with LocalAws(lambda call: late if call.service == "s3" and call.method == "PUT" else None) as aws:
         aws_environment(monkeypatch, aws)
         bucket = new_bucket(aws.client("s3"), "capture-faults")
-        settings = settings_for(tiny_bundle, log_level="WARNING", capture_uri=f"s3://{bucket}/capture")
+        settings = settings_for(
+            tiny_bundle, log_level="WARNING", capture_uri=f"s3://{bucket}/capture", capture_budget_ms=BUDGET_MS
+        )
         with handler_for(settings) as handler, captured_stdout() as out:
             response = handler({"data": synthetic_records(2, seed=9)}, Context("inv900x"))
         stored = stored_records(aws, bucket)

@@ -14,19 +14,28 @@ Keys are built from server parts only (``contract.capture.object_key``), and eac
 a key that would leave its prefix (:class:`UnsafeKey`: ``..`` segments, a leading ``/``, backslashes,
 control characters; the folder sink also resolves the target and checks it stays inside the folder).
 
-Capture never fails a prediction. AWS calls use botocore's standard retry mode with few attempts and
-short timeouts; whatever still fails is logged as one ``capture_fallback`` line per record (the
-normalised record, never the raw request), so nothing is lost, and counted in CaptureFailures.
+Capture never fails a prediction, and never holds one up for long: each invocation's store has one
+time budget (``CAPTURE_BUDGET_MS``, and never past the Lambda's remaining time minus
+:data:`MARGIN_S`). The AWS clients' connect and read timeouts are derived from it, botocore's own
+retries are off and :data:`ATTEMPTS` attempts are made only while a whole attempt still fits the
+budget, and S3 is not asked for ``100-continue`` (botocore waits a fixed second for it). After
+:data:`BREAKER_FAILURES` failed invocations in a row a circuit breaker sends records straight to the
+fallback for :data:`BREAKER_OPEN_S` seconds, then lets one invocation probe the sink. Whatever is not
+stored is logged as one ``capture_fallback`` line per record (the normalised record, never the raw
+request), so stored + fallback = sent, and counted in CaptureFailures. In Lambda the store itself
+runs after the answer (``flusher.py``); elsewhere it runs before the handler returns.
 boto3 is imported and its client built on the first capture, once per container.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
 import re
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -43,11 +52,13 @@ from credit_score.runtime.payload import Batch
 FIREHOSE_MAX_RECORDS = 500
 FIREHOSE_MAX_BYTES = 4 * 1024 * 1024
 FIREHOSE_ATTEMPTS = 3
-CLIENT_OPTIONS: dict[str, Any] = {
-    "retries": {"mode": "standard", "total_max_attempts": 2},
-    "connect_timeout": 1,
-    "read_timeout": 2,
-}
+BUDGET_S = 0.3
+MARGIN_S = 0.2
+ATTEMPTS = 2
+BREAKER_FAILURES = 3
+BREAKER_OPEN_S = 30.0
+CIRCUIT_OPEN = "circuit_open"
+OUT_OF_TIME = "budget_exhausted"
 
 
 _UNSAFE_KEY = re.compile(r"\\|[\x00-\x1f\x7f]|(^|/)\.{1,2}(/|$)|^/|//")
@@ -70,12 +81,29 @@ class Sink(Protocol):
     def put(self, key: str, lines: Sequence[bytes]) -> list[int]: ...
 
 
-def default_client(service: str) -> Any:
-    """A boto3 client with bounded retries and timeouts; endpoints honour AWS_ENDPOINT_URL."""
+def client_options(budget_s: float) -> dict[str, Any]:
+    """botocore settings for one attempt of at most half the budget, so that a second one can fit."""
+    connect = budget_s / 10
+    return {
+        "retries": {"mode": "standard", "total_max_attempts": 1},
+        "connect_timeout": connect,
+        "read_timeout": budget_s / 2 - connect,
+    }
+
+
+def default_client(service: str, budget_s: float = BUDGET_S) -> Any:
+    """A boto3 client within ``budget_s``, without ``Expect: 100-continue``; honours AWS_ENDPOINT_URL."""
     import boto3
     from botocore.config import Config
 
-    return boto3.client(service, config=Config(**CLIENT_OPTIONS))
+    client = boto3.client(service, config=Config(**client_options(budget_s)))
+    client.meta.events.register_last(f"before-call.{service}", _no_expect)
+    return client
+
+
+def _no_expect(params: dict[str, Any], **_: Any) -> None:
+    """botocore waits a fixed second for a ``100 Continue`` that a hung endpoint never sends."""
+    params["headers"].pop("Expect", None)
 
 
 class LocalSink:
@@ -227,29 +255,130 @@ def failure_reason(error: BaseException) -> str:
     return type(error).__name__
 
 
-class Capture:
-    """Samples invocations, writes their records to ``sink``, falls back to the log on failure."""
+class Breaker:
+    """Closed until ``failures`` failed stores in a row; then open for ``open_s``; then one probe."""
 
-    def __init__(self, sink: Sink, *, log: Log, sampling_percent: float = 100.0, rng: random.Random | None = None):
+    def __init__(
+        self,
+        failures: int = BREAKER_FAILURES,
+        open_s: float = BREAKER_OPEN_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.failures = failures
+        self.open_s = open_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failed = 0
+        self._open_until: float | None = None
+        self._probing = False
+
+    def allow(self) -> bool:
+        """Whether this store may reach the sink: always while closed, once per period while open."""
+        with self._lock:
+            if self._open_until is None:
+                return True
+            if self._probing or self._clock() < self._open_until:
+                return False
+            self._probing = True
+            return True
+
+    def record(self, ok: bool) -> None:
+        with self._lock:
+            self._probing = False
+            if ok:
+                self._failed, self._open_until = 0, None
+                return
+            self._failed += 1
+            if self._open_until is not None or self._failed >= self.failures:
+                self._open_until = self._clock() + self.open_s
+
+
+class Capture:
+    """Samples invocations, stores their records in ``sink`` within a budget, falls back to the log.
+
+    ``defer``, when given, takes each store to run later (after the answer, see ``flusher.py``) and
+    returns ``False`` when it cannot, in which case the store runs at once.
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        log: Log,
+        sampling_percent: float = 100.0,
+        rng: random.Random | None = None,
+        budget_s: float = BUDGET_S,
+        breaker: Breaker | None = None,
+        defer: Callable[[Callable[[], int]], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.sink = sink
         self.log = log
         self.sampling_percent = sampling_percent
+        self.budget_s = budget_s
+        self.breaker = breaker or Breaker()
+        self.defer = defer
         self._rng = rng or random.Random()  # noqa: S311 (sampling, not secrecy)
+        self._clock = clock
 
     def sampled(self) -> bool:
         return self.sampling_percent >= 100.0 or self._rng.random() * 100.0 < self.sampling_percent
 
-    def write(self, records: list[dict[str, Any]], key: str) -> int:
-        """Store ``records`` under ``key``; returns how many went to the log instead."""
+    def write(
+        self,
+        records: list[dict[str, Any]],
+        key: str,
+        *,
+        remaining_ms: int | None = None,
+        late_fallbacks: Callable[[int], None] | None = None,
+    ) -> int:
+        """Store ``records`` under ``key``, now or deferred; returns how many went to the log now.
+
+        ``remaining_ms`` is the Lambda's time left (``context.get_remaining_time_in_millis()``):
+        no attempt may start that could end less than :data:`MARGIN_S` before it. A deferred store
+        reports its fallbacks, if any, to ``late_fallbacks``.
+        """
+        until = None if remaining_ms is None else self._clock() + remaining_ms / 1000 - MARGIN_S
+        if self.defer is not None and self.defer(functools.partial(self._late, records, key, until, late_fallbacks)):
+            return 0
+        return self.store(records, key, until=until)
+
+    def _late(
+        self, records: list[dict[str, Any]], key: str, until: float | None, report: Callable[[int], None] | None
+    ) -> int:
+        failures = self.store(records, key, until=until)
+        if failures and report is not None:
+            report(failures)
+        return failures
+
+    def store(self, records: list[dict[str, Any]], key: str, *, until: float | None = None) -> int:
+        """Store within the budget (never past ``until``); returns how many records fell back."""
         lines = [json.dumps(record, separators=(",", ":")).encode() + b"\n" for record in records]
-        try:
-            failed = self.sink.put(key, lines)
-            reason = "rejected_by_service"
-        except Exception as error:  # any storage fault: the prediction must still be answered
-            failed, reason = list(range(len(records))), failure_reason(error)
+        failed, reason = self._attempts(key, lines, until)
         for index in failed:
             self.log.warning(FALLBACK_MESSAGE, reason=reason, key=key, record=records[index])
         return len(failed)
+
+    def _attempts(self, key: str, lines: list[bytes], until: float | None) -> tuple[list[int], str]:
+        everything = list(range(len(lines)))
+        now = self._clock()
+        deadline = now + self.budget_s if until is None else min(now + self.budget_s, until)
+        worst = self.budget_s / 2  # one attempt's connect + read timeouts (client_options)
+        if now + worst > deadline:
+            return everything, OUT_OF_TIME
+        if not self.breaker.allow():
+            return everything, CIRCUIT_OPEN
+        failed, reason = everything, OUT_OF_TIME
+        for attempt in range(ATTEMPTS):
+            if attempt and self._clock() + worst > deadline:
+                break
+            try:
+                failed, reason = self.sink.put(key, lines), "rejected_by_service"
+                break
+            except Exception as error:  # any storage fault: the prediction must still be answered
+                failed, reason = everything, failure_reason(error)
+        self.breaker.record(len(failed) < len(lines) or not lines)
+        return failed, reason
 
 
 def build_capture(
@@ -258,7 +387,9 @@ def build_capture(
     log: Log,
     sampling_percent: float = 100.0,
     kms_key_id: str | None = None,
-    client_factory: Callable[[str], Any] = default_client,
+    budget_s: float = BUDGET_S,
+    client_factory: Callable[[str], Any] | None = None,
+    defer: Callable[[Callable[[], int]], bool] | None = None,
 ) -> Capture | None:
     """The capture for ``CAPTURE_URI``; ``None`` (with one warning) when it is unset."""
     if not uri:
@@ -268,10 +399,11 @@ def build_capture(
         location = parse_location(uri)
     except ValueError as error:
         raise ConfigError(f"CAPTURE_URI {error}") from None
+    client_factory = client_factory or functools.partial(default_client, budget_s=budget_s)
     if location.scheme == "file":
         sink: Sink = LocalSink(location.folder)  # type: ignore[arg-type]
     elif location.scheme == "s3":
         sink = S3Sink(location.bucket, location.prefix, kms_key_id=kms_key_id, client_factory=client_factory)
     else:
         sink = FirehoseSink(location.stream, client_factory=client_factory)
-    return Capture(sink, log=log, sampling_percent=sampling_percent)
+    return Capture(sink, log=log, sampling_percent=sampling_percent, budget_s=budget_s, defer=defer)

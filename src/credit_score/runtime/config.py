@@ -18,6 +18,13 @@ Environment variables (explicit arguments to :meth:`Settings.from_env` win over 
     Share of invocations captured, 0 to 100, default 100.
 ``CAPTURE_KMS_KEY_ID``
     KMS key for S3 capture objects (``aws:kms``); unset: ``AES256`` server-side encryption.
+``CAPTURE_BUDGET_MS``
+    Most time one invocation's capture may take, whole number of milliseconds >= 10, default 300;
+    the AWS timeouts are derived from it and it never runs past the Lambda's deadline.
+``CAPTURE_AFTER_ANSWER``
+    ``true`` (default): in Lambda, capture is stored after the response is posted, by an internal
+    extension registered during init; ``false``, or where no Extensions API exists, before the
+    handler returns. Read from the environment at import, when the extension must register.
 ``MODEL_THREADS``
     How many slices a large batch (128+ records) is cut into and scored concurrently, whole number
     >= 0; default 0, one per available core. Single records always run on one thread, the fastest.
@@ -49,6 +56,8 @@ MAX_BODY_BYTES = "MAX_BODY_BYTES"
 CAPTURE_URI = "CAPTURE_URI"
 CAPTURE_SAMPLING_PERCENT = "CAPTURE_SAMPLING_PERCENT"
 CAPTURE_KMS_KEY_ID = "CAPTURE_KMS_KEY_ID"
+CAPTURE_BUDGET_MS = "CAPTURE_BUDGET_MS"
+CAPTURE_AFTER_ANSWER = "CAPTURE_AFTER_ANSWER"
 MODEL_THREADS = "MODEL_THREADS"
 METRICS_ENABLED = "METRICS_ENABLED"
 METRICS_NAMESPACE = "METRICS_NAMESPACE"
@@ -84,6 +93,7 @@ class Settings:
     capture_uri: str | None = None
     capture_sampling_percent: float = 100.0
     capture_kms_key_id: str | None = None
+    capture_budget_ms: int = 300
     model_threads: int = 0
     metrics_enabled: bool = True
     metrics_namespace: str = "CreditScore"
@@ -111,6 +121,7 @@ class Settings:
             capture_uri=env.get(CAPTURE_URI) or None,
             capture_sampling_percent=_percent(env, CAPTURE_SAMPLING_PERCENT, 100.0),
             capture_kms_key_id=env.get(CAPTURE_KMS_KEY_ID) or None,
+            capture_budget_ms=_whole(env, CAPTURE_BUDGET_MS, 300, minimum=10),
             model_threads=_whole(env, MODEL_THREADS, 0, minimum=0),
             metrics_enabled=_flag(env, METRICS_ENABLED, True),
             metrics_namespace=env.get(METRICS_NAMESPACE) or "CreditScore",
@@ -118,6 +129,11 @@ class Settings:
             log_level=_choice(env, LOG_LEVEL, "INFO", LOG_LEVELS),
         )
         return replace(settings, **overrides) if overrides else settings
+
+
+def capture_after_answer(environ: Mapping[str, str] | None = None) -> bool:
+    """``CAPTURE_AFTER_ANSWER``, read on its own: the extension registers before :class:`Settings` exist."""
+    return _flag(os.environ if environ is None else environ, CAPTURE_AFTER_ANSWER, True)
 
 
 def _whole(env: Mapping[str, str], key: str, default: int, *, minimum: int) -> int:

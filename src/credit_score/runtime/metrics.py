@@ -59,6 +59,7 @@ class Metrics:
         self._problem_head = head([directive(namespace, [[*by_version, "problem"]], [("ValidationErrors", COUNT)])])
         self._fault_head = head([directive(namespace, [["service"]], [("InternalErrors", COUNT)])])
         self._cold_head = head([directive(namespace, [["service"]], [("ColdStart", COUNT)])])
+        self._late_head = head([directive(namespace, [by_version], [("CaptureFailures", COUNT)])])
 
     def _write(self, fixed: str, values: dict[str, Any]) -> None:
         (self._stream or sys.stdout).write(line(int(self._clock() * 1000), fixed, values))
@@ -128,6 +129,11 @@ class Metrics:
                 self._problem_head,
                 {"service": self._service, "model_version": version, "problem": problem, "ValidationErrors": count},
             )
+
+    def capture_failures(self, version: str, count: int) -> None:
+        """Records that fell back after the answer, when the request's own document was long written."""
+        if self.enabled:
+            self._write(self._late_head, {"service": self._service, "model_version": version, "CaptureFailures": count})
 
     def internal_error(self) -> None:
         if self.enabled:

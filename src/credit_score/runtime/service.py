@@ -21,6 +21,7 @@ and a bounded retry costs a failing container little while never re-hashing 20 M
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import traceback
@@ -41,6 +42,7 @@ from credit_score.runtime.errors import (
     ValidationFailed,
 )
 from credit_score.runtime.events import Request, Source, detect, request_id
+from credit_score.runtime.flusher import Flusher
 from credit_score.runtime.logs import Log
 from credit_score.runtime.metrics import Metrics
 from credit_score.runtime.model import Model
@@ -62,10 +64,12 @@ class Service:
         log: Log | None = None,
         metrics: Metrics | None = None,
         capture: Capture | None = None,
+        flusher: Flusher | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.log = log or Log(settings.service_name, settings.log_level)
+        self.flusher = flusher
         self.capture = capture if capture is not None else self._build_capture()
         self.metrics = metrics or Metrics(
             namespace=settings.metrics_namespace,
@@ -82,7 +86,12 @@ class Service:
     def _build_capture(self) -> Capture | None:
         s = self.settings
         return build_capture(
-            s.capture_uri, log=self.log, sampling_percent=s.capture_sampling_percent, kms_key_id=s.capture_kms_key_id
+            s.capture_uri,
+            log=self.log,
+            sampling_percent=s.capture_sampling_percent,
+            kms_key_id=s.capture_kms_key_id,
+            budget_s=s.capture_budget_ms / 1000,
+            defer=self.flusher.defer if self.flusher is not None else None,
         )
 
     def model(self, request_id: str | None = None) -> Model:
@@ -119,6 +128,7 @@ class Service:
             self.metrics.cold_start()
         source = detect(event)
         call = _Call(source, request_id(context), source.correlation_id(), started, cold)
+        call.remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
         if self._model is not None:
             call.version = self._model.version
         try:
@@ -178,7 +188,12 @@ class Service:
                 source=call.source.name,
                 when=when,
             )
-            failures = self.capture.write(records, object_key(model.name, model.version, when, call.request_id))
+            failures = self.capture.write(
+                records,
+                object_key(model.name, model.version, when, call.request_id),
+                remaining_ms=call.remaining_ms() if call.remaining_ms is not None else None,
+                late_fallbacks=functools.partial(self.metrics.capture_failures, model.version),
+            )
         self.metrics.predictions(
             version=model.version,
             labels=model.labels,
@@ -229,3 +244,4 @@ class _Call:
     started: float
     cold: bool
     version: str = _NO_VERSION
+    remaining_ms: Callable[[], int] | None = None  # the Lambda context's clock, for the capture budget
