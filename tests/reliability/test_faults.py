@@ -15,8 +15,6 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from benchmarks.local_aws import INTERNAL_ERROR, SLOW_DOWN, UNAVAILABLE, Call, Fault, LocalAws, new_bucket, read_bucket
 from credit_score.runtime import capture
 from tests.reliability.conftest import Context, captured_stdout, handler_for, json_lines, settings_for
