@@ -119,8 +119,10 @@ class RuntimeApi:
         timeout_seconds: float = 30.0,
         external_extensions: Iterable[str] = (),
         function_arn: str = FUNCTION_ARN,
+        extensions_api: bool = True,
     ) -> None:
         self.timeout_seconds = timeout_seconds
+        self.extensions_api = extensions_api  # False: a Runtime API without extensions, register is 404
         self.function_arn = function_arn
         self.external_extensions = frozenset(external_extensions)
         self.init_errors: list[tuple[str | None, bytes]] = []
@@ -258,6 +260,8 @@ class RuntimeApi:
             self._lock.notify_all()
 
     def register(self, name: str | None, body: bytes) -> Extension:
+        if not self.extensions_api:
+            raise ApiError(404, "NotFound", "this Runtime API has no Extensions API")
         if not name:
             raise ApiError(403, "Extension.InvalidExtensionName", "the Lambda-Extension-Name header is required")
         try:
