@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import socket
@@ -47,7 +48,10 @@ MODES = {
     "off": {},
     "synchronous": {"CAPTURE_AFTER_ANSWER": "false"},
     "after_answer": {"CAPTURE_AFTER_ANSWER": "true"},
+    "firehose_synchronous": {"CAPTURE_AFTER_ANSWER": "false"},
+    "firehose_after_answer": {"CAPTURE_AFTER_ANSWER": "true"},
 }
+FAULT_MODES = ("synchronous", "after_answer")
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -90,7 +94,7 @@ def refusing_endpoint() -> str:
         return f"http://127.0.0.1:{probe.getsockname()[1]}"  # closed again: connections are refused
 
 
-def container_env(aws: LocalAws, endpoint: str, bucket: str | None, model_dir: Path, mode: str) -> dict[str, str]:
+def container_env(aws: LocalAws, endpoint: str, uri: str | None, model_dir: Path, mode: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CAPTURE_"))}
     env.update(aws.environment())
     env.update(
@@ -104,9 +108,27 @@ def container_env(aws: LocalAws, endpoint: str, bucket: str | None, model_dir: P
             **MODES[mode],
         }
     )
-    if bucket is not None and mode != "off":
-        env["CAPTURE_URI"] = f"s3://{bucket}/capture"
+    if uri is not None:
+        env["CAPTURE_URI"] = uri
     return env
+
+
+def capture_uri(aws: LocalAws, bucket: str, mode: str) -> str | None:
+    """Where ``mode`` captures: nowhere, S3, or a Firehose stream that moto delivers to ``bucket``."""
+    if mode == "off":
+        return None
+    if not mode.startswith("firehose"):
+        return f"s3://{bucket}/capture"
+    aws.client("firehose").create_delivery_stream(
+        DeliveryStreamName=bucket,
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/capture",
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+            "Prefix": "capture/",
+        },
+    )
+    return f"firehose://{bucket}"
 
 
 def run_container(env: dict[str, str], invocations: int, warmup: int, folder: Path) -> dict[str, Any]:
@@ -136,6 +158,7 @@ def run_container(env: dict[str, str], invocations: int, warmup: int, folder: Pa
         "extensions": registered,
         "client_ms": percentiles([(inv.responded_at - inv.submitted_at) * 1e3 for inv in measured]),
         "invoke_ms": percentiles([(inv.ended_at - inv.started_at) * 1e3 for inv in measured]),
+        "billed_ms_mean": statistics.fmean(math.ceil((inv.ended_at - inv.started_at) * 1e3) for inv in measured),
         "log_bytes_per_invocation": round(log_bytes / invocations, 1),
         "fallback_lines": sum(1 for line in lines if line.get("message") == "capture_fallback"),
         "fallback_reasons": sorted({line["reason"] for line in lines if line.get("message") == "capture_fallback"}),
@@ -203,17 +226,22 @@ def main(argv: list[str] | None = None) -> int:
             }
             for scenario, (endpoint, count) in endpoints.items():
                 figures: dict[str, Any] = {}
-                for mode in MODES if scenario == "healthy" else ("synchronous", "after_answer"):
+                for mode in MODES if scenario == "healthy" else FAULT_MODES:
                     bucket = new_bucket(s3, f"bench-{scenario}-{mode.replace('_', '-')}")
                     print(f"{scenario} / {mode}: {count} invocations ...", file=sys.stderr)
-                    env = container_env(aws, endpoint, bucket, bundle, mode)
+                    env = container_env(aws, endpoint, capture_uri(aws, bucket, mode), bundle, mode)
                     # with S3 failing, only the cold start is left out: the failures before the breaker opens count
                     warm = warmup if scenario == "healthy" else 1
+                    before = aws.counts()
                     figure = run_container(env, count, warm, scratch)
+                    calls = aws.counts() - before
                     objects, records, size = stored_records(aws, bucket)
                     sent = (count + warm) if mode != "off" else 0
                     figure.update(
                         {
+                            "aws_calls_per_invocation": {
+                                service: round(n / (count + warm), 3) for service, n in sorted(calls.items())
+                            },
                             "records_sent": sent,
                             "records_stored": records,
                             "stored_plus_fallback_equals_sent": records + figure["fallback_lines"] == sent,
