@@ -61,6 +61,8 @@ def environment(aws: LocalAws, bucket: str, bundle: Path, **extra: str) -> dict[
         "MODEL_DIR": str(bundle),
         "CAPTURE_URI": f"s3://{bucket}/capture",
         "LOG_LEVEL": "WARNING",
+        # exact counts, on a shared machine: a budget no loaded scheduler overruns (its own tests are elsewhere)
+        "CAPTURE_BUDGET_MS": "3000",
         **extra,
     }
 
@@ -77,7 +79,9 @@ def fallbacks(log: Path) -> list[dict]:
 
 
 def test_given_extensions_api_when_invoked_then_answer_first_and_records_stored_before_the_invoke_ends(
-    tmp_path: Path, tiny_bundle: Path, aws_with  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+    tiny_bundle: Path,  # noqa: F811 - the imported fixture
+    aws_with,
 ) -> None:
     puts = Puts(lambda n: Fault(200, "", delay_s=0.05, forward=True))  # stored, answered 50 ms later
     aws, bucket = aws_with(puts)
@@ -100,7 +104,9 @@ def test_given_extensions_api_when_invoked_then_answer_first_and_records_stored_
 
 
 def test_given_s3_down_when_invoked_then_every_record_in_a_fallback_line_before_the_invoke_ends(
-    tmp_path: Path, tiny_bundle: Path, aws_with  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+    tiny_bundle: Path,  # noqa: F811 - the imported fixture
+    aws_with,
 ) -> None:
     aws, bucket = aws_with(Puts(lambda n: UNAVAILABLE))
     env = environment(aws, bucket, tiny_bundle)
@@ -119,7 +125,9 @@ def test_given_s3_down_when_invoked_then_every_record_in_a_fallback_line_before_
 
 
 def test_given_many_invocations_and_passing_faults_when_invoked_then_no_record_lost_or_duplicated(
-    tmp_path: Path, tiny_bundle: Path, aws_with  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+    tiny_bundle: Path,  # noqa: F811 - the imported fixture
+    aws_with,
 ) -> None:
     puts = Puts(lambda n: INTERNAL_ERROR if n % 4 == 0 else None)  # the retry of each failed PUT succeeds
     aws, bucket = aws_with(puts)
@@ -141,7 +149,9 @@ def test_given_many_invocations_and_passing_faults_when_invoked_then_no_record_l
 
 
 def test_given_no_extensions_api_when_initialised_then_capture_synchronous_and_stored_before_the_answer(
-    tmp_path: Path, tiny_bundle: Path, aws_with  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+    tiny_bundle: Path,  # noqa: F811 - the imported fixture
+    aws_with,
 ) -> None:
     puts = Puts()
     aws, bucket = aws_with(puts)

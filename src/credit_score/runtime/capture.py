@@ -76,7 +76,13 @@ def checked_key(key: str) -> str:
 
 
 class Sink(Protocol):
-    """Stores one invocation's lines; returns the indexes of lines it could not store."""
+    """Stores one invocation's lines; returns the indexes of lines it could not store.
+
+    ``ready`` does the one-off setup (building the AWS client) outside the time budget: a budget
+    eaten by importing boto3 would time out a PUT that S3 then stores, and store a record twice.
+    """
+
+    def ready(self) -> None: ...
 
     def put(self, key: str, lines: Sequence[bytes]) -> list[int]: ...
 
@@ -112,6 +118,9 @@ class LocalSink:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
+    def ready(self) -> None:
+        """Nothing to set up."""
+
     def put(self, key: str, lines: Sequence[bytes]) -> list[int]:
         root = self.folder.resolve()
         target = (root / checked_key(key)).resolve()
@@ -146,10 +155,13 @@ class S3Sink:
         self._client_factory = client_factory
         self._client: Any = None
 
-    def put(self, key: str, lines: Sequence[bytes]) -> list[int]:
-        key = checked_key(key)
+    def ready(self) -> None:
         if self._client is None:
             self._client = self._client_factory("s3")
+
+    def put(self, key: str, lines: Sequence[bytes]) -> list[int]:
+        key = checked_key(key)
+        self.ready()
         self._client.put_object(
             Bucket=self.bucket,
             Key=f"{self.prefix}/{key}" if self.prefix else key,
@@ -173,9 +185,12 @@ class FirehoseSink:
         self._client: Any = None
         self._sleep = sleep
 
-    def put(self, key: str, lines: Sequence[bytes]) -> list[int]:
+    def ready(self) -> None:
         if self._client is None:
             self._client = self._client_factory("firehose")
+
+    def put(self, key: str, lines: Sequence[bytes]) -> list[int]:
+        self.ready()
         failed: list[int] = []
         for chunk in _chunks(lines):
             failed.extend(self._put_chunk(lines, chunk))
@@ -361,6 +376,10 @@ class Capture:
 
     def _attempts(self, key: str, lines: list[bytes], until: float | None) -> tuple[list[int], str]:
         everything = list(range(len(lines)))
+        try:
+            self.sink.ready()
+        except Exception as error:  # e.g. no region configured: the records still go somewhere
+            return everything, failure_reason(error)
         now = self._clock()
         deadline = now + self.budget_s if until is None else min(now + self.budget_s, until)
         worst = self.budget_s / 2  # one attempt's connect + read timeouts (client_options)
