@@ -66,6 +66,8 @@ def init(settings: Settings | None = None) -> Service:
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
+    if _flusher is not None:
+        _flusher.begin(getattr(context, "aws_request_id", None))
     try:
         service = _service
         if service is None:

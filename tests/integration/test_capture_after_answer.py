@@ -163,3 +163,21 @@ def test_given_no_extensions_api_when_initialised_then_capture_synchronous_and_s
     assert puts.arrivals[-1] < invocation.responded_at
     assert [r["request_id"] for r in stored(aws, bucket)] == [invocation.request_id] * 2
     assert "capture_synchronous" in log.read_text()
+
+
+def test_given_a_payload_the_runtime_cannot_unmarshal_when_invoked_then_the_invoke_ends_without_waiting_for_capture(
+    tmp_path: Path,
+    tiny_bundle: Path,  # noqa: F811 - the imported fixture
+    aws_with,
+) -> None:
+    aws, bucket = aws_with(Puts())
+    env = environment(aws, bucket, tiny_bundle)
+    with RuntimeApi(timeout_seconds=60) as api, runtime_client(api, "app.handler", workdir=tmp_path, env=env) as log:
+        broken = api.submit(b"{not json")
+        broken.wait_end(START_TIMEOUT / 2)  # the handler never ran; the extension must not hold on to the 60 s deadline
+        after = api.invoke({"data": synthetic_records(2, seed=3)}, timeout=START_TIMEOUT)
+        assert [(ext.name, ext.events) for ext in api.extensions.values()] == [("credit-score-capture", ("INVOKE",))]
+    assert (broken.status, broken.error_type) == ("error", "Runtime.UnmarshalError")
+    assert after.json()["statusCode"] == 200
+    assert [r["request_id"] for r in stored(aws, bucket)] == [after.request_id] * 2
+    assert fallbacks(log) == []

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from credit_score.runtime import flusher as flusher_module
 from credit_score.runtime.flusher import EXTENSION_NAME, Flusher
 from credit_score.runtime.logs import Log
 from tests.support.runtime_api import RUNTIME, RuntimeApi
@@ -46,6 +47,7 @@ def serve_one(api: RuntimeApi, flusher: Flusher, stores: list, events: list[str]
     """The runtime's part of one invoke: next, defer the stores, answer, done, next (in the background)."""
     _, headers, _ = runtime_call(api, "GET", "/invocation/next")
     request_id = headers["Lambda-Runtime-Aws-Request-Id"]
+    flusher.begin(request_id)
     for store in stores:
         assert flusher.defer(store)
     runtime_call(api, "POST", f"/invocation/{request_id}/response", b'{"statusCode": 200}')
@@ -121,3 +123,25 @@ def test_given_a_store_that_raises_when_flushed_then_logged_and_the_next_invoke_
         assert second.responded_at is not None
         assert ran == ["first", "second"]
         assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == ["capture_store_failed"]
+
+
+def test_given_a_handler_that_never_starts_when_invoked_then_the_invoke_still_ends_and_a_late_handler_stores_itself(
+    monkeypatch,
+):
+    """The runtime may answer without calling the handler (a payload it cannot unmarshal): the extension
+    must not hold the invoke until its deadline, and a handler starting after it gave up stores at once."""
+    monkeypatch.setattr(flusher_module, "BEGIN_WAIT_S", 0.2)
+    ran: list[str] = []
+    with RuntimeApi(timeout_seconds=60) as api:
+        flusher = Flusher.start(environment(api), log=Log("t", stream=io.StringIO()))
+        assert flusher is not None
+        invocation = api.submit({})
+        _, headers, _ = runtime_call(api, "GET", "/invocation/next")
+        request_id = headers["Lambda-Runtime-Aws-Request-Id"]
+        runtime_call(api, "POST", f"/invocation/{request_id}/error", b'{"errorType": "Runtime.UnmarshalError"}')
+        threading.Thread(target=last_next, args=(api,), daemon=True).start()
+        invocation.wait_end(10)  # well before the 60 s deadline
+        flusher.begin(request_id)  # a handler that starts after all
+        assert not flusher.defer(lambda: ran.append("deferred"))
+        flusher.done(request_id)
+    assert ran == []

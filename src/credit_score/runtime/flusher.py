@@ -9,10 +9,10 @@ extension is a thread of the runtime process; it must register during init and m
 ``INVOKE`` only, never ``SHUTDOWN``.
 
 So :meth:`Flusher.start` registers from ``app.py``'s import (init), then a daemon thread loops on
-``event/next``. The handler hands its stores to :meth:`Flusher.defer` and signals
-:meth:`Flusher.done` when it returns; the thread, holding that invocation's ``INVOKE`` event, runs
-the stores (each within the capture budget, falling back to the log) and only then asks for the next
-event. Every record is therefore stored or logged before the sandbox can freeze, and the client
+``event/next``. The handler signals :meth:`Flusher.begin`, hands its stores to :meth:`Flusher.defer`
+and signals :meth:`Flusher.done` when it returns; the thread, holding that invocation's ``INVOKE``
+event, runs the stores (each within the capture budget, falling back to the log) and only then asks
+for the next event. Every record is therefore stored or logged before the sandbox can freeze, and the client
 never waits for S3 or Firehose. The time after the answer is billed (the invoke lasts until the last
 ``next``) but is not seen by the caller.
 
@@ -42,6 +42,7 @@ _BASE = "/2020-01-01/extension"
 _NAME_HEADER = "Lambda-Extension-Name"
 _ID_HEADER = "Lambda-Extension-Identifier"
 WAIT_MARGIN_S = 0.1
+BEGIN_WAIT_S = 2.0  # from the INVOKE event to the handler's start; more means the runtime never called it
 
 Store = Callable[[], Any]
 
@@ -83,7 +84,10 @@ class Flusher:
         self._clock = clock
         self._lock = threading.Condition()
         self._pending: list[Store] = []
+        self._current: str | None = None
+        self._started: set[str] = set()
         self._finished: dict[str, list[Store]] = {}
+        self._abandoned: set[str] = set()
         self._alive = True
         self._thread = threading.Thread(target=self._run, name=EXTENSION_NAME, daemon=True)
 
@@ -105,20 +109,34 @@ class Flusher:
         flusher._thread.start()
         return flusher
 
-    def defer(self, store: Store) -> bool:
-        """Keep ``store`` for after this invocation's answer; ``False`` if the extension has stopped."""
+    def begin(self, request_id: str | None) -> None:
+        """The handler started: the extension waits for its :meth:`done` (not when the runtime failed
+        before calling it, e.g. on a payload it could not unmarshal)."""
         with self._lock:
-            if not self._alive:
+            self._current = request_id or ""
+            self._started.add(self._current)
+            self._lock.notify_all()
+
+    def defer(self, store: Store) -> bool:
+        """Keep ``store`` for after this invocation's answer; ``False``: run it now (extension stopped,
+        or it gave up waiting for this invocation)."""
+        with self._lock:
+            if not self._alive or self._current in self._abandoned:
                 return False
             self._pending.append(store)
             return True
 
     def done(self, request_id: str | None) -> None:
         """The handler returned: its stores may run once the response is posted."""
+        request_id = request_id or ""
         with self._lock:
-            self._finished[request_id or ""] = self._pending
-            self._pending = []
-            self._lock.notify_all()
+            stores, self._pending, self._current = self._pending, [], None
+            if request_id not in self._abandoned:
+                self._finished[request_id] = stores
+                self._lock.notify_all()
+                return
+            self._abandoned.discard(request_id)
+        self._flush(stores)  # too late for the extension: before the answer, but stored or logged
 
     def _run(self) -> None:
         try:
@@ -134,15 +152,21 @@ class Flusher:
             self._flush(stranded)
 
     def _stores_of(self, event: Mapping[str, Any]) -> list[Store]:
-        """The stores of the event's invocation, once its handler is done (or its deadline is near)."""
+        """The stores of the event's invocation, once its handler is done; none if the handler did not
+        start within :data:`BEGIN_WAIT_S` or did not finish before the deadline (then it stores itself)."""
         request_id = str(event.get("requestId", ""))
         deadline_s = float(event.get("deadlineMs", 0)) / 1000 - WAIT_MARGIN_S
+        begin_by = min(deadline_s, self._clock() + BEGIN_WAIT_S)
         with self._lock:
-            while request_id not in self._finished:
-                left = deadline_s - self._clock()
-                if left <= 0:
-                    return []
-                self._lock.wait(left)
+            for ready, until in ((self._started, begin_by), (self._finished, deadline_s)):
+                while request_id not in ready:
+                    left = until - self._clock()
+                    if left <= 0:
+                        self._started.discard(request_id)
+                        self._abandoned.add(request_id)
+                        return []
+                    self._lock.wait(left)
+            self._started.discard(request_id)
             return self._finished.pop(request_id)
 
     def _flush(self, stores: list[Store]) -> None:
