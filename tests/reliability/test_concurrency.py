@@ -63,7 +63,10 @@ def stored(aws: Aws) -> tuple[int, list[dict]]:
 
 
 def test_given_50_concurrent_invocations_in_threads_when_captured_then_every_record_stored_once(tiny_bundle, aws):
-    settings = settings_for(tiny_bundle, log_level="WARNING", capture_uri=f"s3://{aws.capture_bucket}/capture")
+    # 50 PUTs at once on one loopback moto: a budget that queueing cannot overrun (the budget has its own tests)
+    settings = settings_for(
+        tiny_bundle, log_level="WARNING", capture_uri=f"s3://{aws.capture_bucket}/capture", capture_budget_ms=5000
+    )
     with handler_for(settings) as handler, captured_stdout() as out:
         statuses = all_at_once(
             INVOCATIONS,

@@ -8,11 +8,12 @@ record is lost (see ``capture.py``).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
 from typing import IO, Any
+
+import orjson
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
@@ -32,7 +33,9 @@ class _UtcClock:
         return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+def _encode(document: dict[str, Any]) -> str:
+    """Compact JSON with orjson (see ``service._encode``); anything else JSON cannot hold as ``str``."""
+    return orjson.dumps(document, default=str).decode()
 
 
 class Log:
