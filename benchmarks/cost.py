@@ -82,8 +82,7 @@ def our_metric_series() -> int:
     stream = io.StringIO()
     metrics = Metrics(namespace="CreditScore", service="credit-score", capture_enabled=True, stream=stream)
     labels = ("Poor", "Standard", "Good")
-    row = [1.0] * 17
-    metrics.predictions(version="7", labels=labels, codes=[0, 1, 2], rows=[row] * 3, latency_ms=1.0)
+    metrics.predictions(version="7", labels=labels, codes=[0, 1, 2], latency_ms=1.0)
     metrics.cold_start()
     metrics.internal_error()
     series: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
@@ -94,27 +93,6 @@ def our_metric_series() -> int:
                 key = tuple((name, str(document[name])) for name in dimensions)
                 series.update((metric["Name"], key) for metric in block["Metrics"])
     return len(series) + VALIDATION_PROBLEM_KINDS
-
-
-def input_metric_bytes() -> int:
-    """Bytes the per-request input values (``Input.*``) add to one single-record EMF line, 0 once removed.
-
-    Measured on the line :class:`Metrics` writes today, to project issue 10's removal of those values.
-    """
-    from credit_score.runtime.metrics import Metrics
-
-    stream = io.StringIO()
-    metrics = Metrics(namespace="CreditScore", service="credit-score", capture_enabled=True, stream=stream)
-    metrics.predictions(version="7", labels=("Poor", "Standard", "Good"), codes=[1], rows=[[1234.5] * 17], latency_ms=1)
-    line = stream.getvalue()
-    document = json.loads(line)
-    blocks = document["_aws"]["CloudWatchMetrics"]
-    document["_aws"]["CloudWatchMetrics"] = [
-        block for block in blocks if not any(m["Name"].startswith("Input.") for m in block["Metrics"])
-    ]
-    for key in [key for key in document if key.startswith("Input.")]:
-        del document[key]
-    return len(line.encode()) - len(json.dumps(document, separators=(",", ":")).encode()) - 1
 
 
 def custom_metrics_cost(metric_months: float) -> float:
@@ -210,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
     old = json.loads(args.suite.read_text())["warm"]["old"]["single_direct"]
     platform = platform_log_bytes()
     ours_series = our_metric_series()
-    input_bytes = input_metric_bytes()
     record_bytes = next(m["capture_bytes_per_record"] for m in measured.values() if m["capture_bytes_per_record"])
 
     designs: dict[str, dict[str, Any]] = {}
@@ -225,14 +202,6 @@ def main(argv: list[str] | None = None) -> int:
             firehose_records=calls.get("firehose", 0.0),
             capture_bytes=record_bytes,
         )
-        lean = design_costs(
-            billed_ms=figure["billed_ms_mean"],
-            log_bytes=figure["log_bytes_per_invocation"] + platform - input_bytes,
-            s3_puts=calls.get("s3", 0.0),
-            firehose_records=calls.get("firehose", 0.0),
-            capture_bytes=record_bytes,
-        )
-        series = ours_series - (17 if input_bytes else 0)
         designs[name] = {
             "inputs": {
                 "billed_ms_mean": round(figure["billed_ms_mean"], 3),
@@ -243,22 +212,11 @@ def main(argv: list[str] | None = None) -> int:
                 "custom_metric_series": ours_series,
             },
             "per_prediction_usd": variable,
-            "per_prediction_lean_usd": lean,
             "months": [
                 month(
                     variable,
                     volume,
                     metric_months=ours_series,
-                    storage_bytes=record_bytes if sink != "none" else 0,
-                    fixed_puts=firehose_delivery_puts(volume, record_bytes) if sink == "firehose" else 0,
-                )
-                for volume in VOLUMES
-            ],
-            "months_without_input_values": [
-                month(
-                    lean,
-                    volume,
-                    metric_months=series,
                     storage_bytes=record_bytes if sink != "none" else 0,
                     fixed_puts=firehose_delivery_puts(volume, record_bytes) if sink == "firehose" else 0,
                 )
@@ -307,7 +265,6 @@ def main(argv: list[str] | None = None) -> int:
             "firehose_buffer_seconds": FIREHOSE_BUFFER_SECONDS,
             "validation_problem_kinds": VALIDATION_PROBLEM_KINDS,
             "platform_log_bytes_per_invoke": platform,
-            "input_values_bytes_per_emf_line": input_bytes,
         },
         "measured_at": json.loads(args.capture.read_text())["generated_at"],
         "designs": designs,
@@ -321,33 +278,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """Two tables: today's log lines, and projected without the per-request ``Input.*`` values."""
-    out = []
-    for title, key in (
-        ("as printed today", "months"),
-        ("without Input.* in EMF (issue 10)", "months_without_input_values"),
-    ):
-        out += [
-            f"\n{title}:\n",
-            "| design | billed ms | variable $/M (x86 / arm64) | custom metrics $/month | all-in $/M at 1 M/month "
-            "| all-in $/M at 100 M/month |",
-            "|---|---:|---:|---:|---:|---:|",
-        ]
-        for name, design in result["designs"].items():
-            low, high = design.get(key, design["months"])
-            variable = design["per_prediction_usd"] if key == "months" else design.get("per_prediction_lean_usd")
-            variable = variable or design["per_prediction_usd"]
-            x86 = sum(v for k, v in variable.items() if k != "lambda_duration_arm64") * 1e6
-            arm = sum(v for k, v in variable.items() if k != "lambda_duration_x86") * 1e6
-            metrics = f"{low['custom_metrics_usd']:.2f}"
-            if high["custom_metrics_usd"] != low["custom_metrics_usd"]:
-                metrics += f" / {high['custom_metrics_usd']:.2f}"
-            out.append(
-                f"| {name} | {design['inputs']['billed_ms_mean']:.1f} | {x86:.2f} / {arm:.2f} | {metrics} "
-                f"| {low['x86']['per_million_usd']:.2f} | {high['x86']['per_million_usd']:.2f} |"
-            )
-    out.append(f"\nFront door (HTTP API), apart: ${HTTP_API_PER_REQUEST * 1e6:.2f} per million requests.")
-    return "\n".join(out)
+    rows = [
+        "| design | billed ms | variable $/M (x86 / arm64) | custom metrics $/month | all-in $/M at 1 M/month "
+        "| all-in $/M at 100 M/month |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, design in result["designs"].items():
+        low, high = design["months"]
+        variable = design["per_prediction_usd"]
+        x86 = sum(v for k, v in variable.items() if k != "lambda_duration_arm64") * 1e6
+        arm = sum(v for k, v in variable.items() if k != "lambda_duration_x86") * 1e6
+        metrics = f"{low['custom_metrics_usd']:.2f}"
+        if high["custom_metrics_usd"] != low["custom_metrics_usd"]:
+            metrics += f" / {high['custom_metrics_usd']:.2f}"
+        rows.append(
+            f"| {name} | {design['inputs']['billed_ms_mean']:.1f} | {x86:.2f} / {arm:.2f} | {metrics} "
+            f"| {low['x86']['per_million_usd']:.2f} | {high['x86']['per_million_usd']:.2f} |"
+        )
+    rows.append(f"\nFront door (HTTP API), apart: ${HTTP_API_PER_REQUEST * 1e6:.2f} per million requests.")
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

@@ -189,3 +189,15 @@ def test_given_s3_that_never_answers_when_captured_then_read_timeouts_no_100_con
     request = hung_endpoint[0]
     assert request.startswith(b"PUT ")
     assert b"expect:" not in request.lower(), "botocore would wait a fixed second for 100 Continue"
+
+
+def test_given_refused_keys_when_stored_then_sink_untouched_and_breaker_still_closed():
+    clock, stream = Clock(), io.StringIO()
+    sink = FlakySink(clock)
+    sink.failing = False
+    writer = capture_with(sink, clock, stream)
+    for _ in range(2 * BREAKER_FAILURES):
+        assert writer.store([{"a": 1}], "../outside.jsonl") == 1
+    assert sink.calls == 0
+    assert writer.store([{"a": 2}], "k.jsonl") == 0
+    assert set(fallback_reasons(stream)) == {"UnsafeKey"}

@@ -377,6 +377,7 @@ class Capture:
     def _attempts(self, key: str, lines: list[bytes], until: float | None) -> tuple[list[int], str]:
         everything = list(range(len(lines)))
         try:
+            checked_key(key)  # a refused key is no fault of the sink's: no attempt, no breaker count
             self.sink.ready()
         except Exception as error:  # e.g. no region configured: the records still go somewhere
             return everything, failure_reason(error)
