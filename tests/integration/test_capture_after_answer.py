@@ -181,3 +181,23 @@ def test_given_a_payload_the_runtime_cannot_unmarshal_when_invoked_then_the_invo
     assert after.json()["statusCode"] == 200
     assert [r["request_id"] for r in stored(aws, bucket)] == [after.request_id] * 2
     assert fallbacks(log) == []
+
+
+def test_given_s3_failing_mid_run_when_invoked_then_stored_plus_fallback_is_every_record_once(
+    tmp_path: Path,
+    tiny_bundle: Path,  # noqa: F811 - the imported fixture
+    aws_with,
+) -> None:
+    aws, bucket = aws_with(Puts(lambda n: UNAVAILABLE if n > 10 else None))  # S3 dies after 10 PUTs
+    env = environment(aws, bucket, tiny_bundle)
+    with RuntimeApi() as api, runtime_client(api, "app.handler", workdir=tmp_path, env=env) as log:
+        api.wait_for_init(START_TIMEOUT)
+        invocations = [api.submit({"data": synthetic_records(2, seed=i)}) for i in range(30)]
+        for invocation in invocations:
+            invocation.wait_end(START_TIMEOUT)
+        logged = [line["record"] for line in fallbacks(log)]
+    records = stored(aws, bucket)
+    ids = [r["inference_id"] for r in records + logged]
+    assert len(ids) == len(set(ids)) == 60
+    assert {r["request_id"] for r in records} == {inv.request_id for inv in invocations[:10]}
+    assert {r["request_id"] for r in logged} == {inv.request_id for inv in invocations[10:]}
