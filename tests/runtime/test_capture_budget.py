@@ -21,6 +21,8 @@ from credit_score.runtime.capture import (
     build_capture,
     client_options,
 )
+from credit_score.runtime.config import Settings, capture_after_answer
+from credit_score.runtime.errors import ConfigError
 from credit_score.runtime.logs import Log
 from tests.support.moto import fake_aws_environment
 
@@ -201,3 +203,18 @@ def test_given_refused_keys_when_stored_then_sink_untouched_and_breaker_still_cl
     assert sink.calls == 0
     assert writer.store([{"a": 2}], "k.jsonl") == 0
     assert set(fallback_reasons(stream)) == {"UnsafeKey"}
+
+
+@pytest.mark.parametrize("text", ["5", "0.3", "soon"])
+def test_given_a_budget_under_10_ms_or_not_whole_when_configured_then_config_error_naming_it(text):
+    with pytest.raises(ConfigError, match="CAPTURE_BUDGET_MS"):
+        Settings.from_env({"MODEL_DIR": "/m", "CAPTURE_BUDGET_MS": text})
+
+
+def test_given_budget_and_after_answer_settings_when_read_then_values_and_defaults():
+    assert Settings.from_env({"MODEL_DIR": "/m"}).capture_budget_ms == 300
+    assert Settings.from_env({"MODEL_DIR": "/m", "CAPTURE_BUDGET_MS": "750"}).capture_budget_ms == 750
+    assert capture_after_answer({}) is True
+    assert capture_after_answer({"CAPTURE_AFTER_ANSWER": "false"}) is False
+    with pytest.raises(ConfigError, match="CAPTURE_AFTER_ANSWER"):
+        capture_after_answer({"CAPTURE_AFTER_ANSWER": "later"})
