@@ -207,8 +207,9 @@ def test_given_refused_keys_when_stored_then_sink_untouched_and_breaker_still_cl
 
 @pytest.mark.parametrize("text", ["5", "0.3", "soon"])
 def test_given_a_budget_under_10_ms_or_not_whole_when_configured_then_config_error_naming_it(text):
-    with pytest.raises(ConfigError, match="CAPTURE_BUDGET_MS"):
+    with pytest.raises(ConfigError) as error:
         Settings.from_env({"MODEL_DIR": "/m", "CAPTURE_BUDGET_MS": text})
+    assert "CAPTURE_BUDGET_MS" in error.value.reason
 
 
 def test_given_budget_and_after_answer_settings_when_read_then_values_and_defaults():
@@ -216,5 +217,6 @@ def test_given_budget_and_after_answer_settings_when_read_then_values_and_defaul
     assert Settings.from_env({"MODEL_DIR": "/m", "CAPTURE_BUDGET_MS": "750"}).capture_budget_ms == 750
     assert capture_after_answer({}) is True
     assert capture_after_answer({"CAPTURE_AFTER_ANSWER": "false"}) is False
-    with pytest.raises(ConfigError, match="CAPTURE_AFTER_ANSWER"):
+    with pytest.raises(ConfigError) as error:
         capture_after_answer({"CAPTURE_AFTER_ANSWER": "later"})
+    assert "CAPTURE_AFTER_ANSWER" in error.value.reason
