@@ -67,6 +67,14 @@ def test_given_no_lambda_or_no_capture_or_switched_off_when_started_then_no_flus
     assert Flusher.start(env) is None  # port 9 would refuse: no call is even attempted
 
 
+def test_given_a_malformed_switch_when_started_then_no_flusher_and_the_reason_logged():
+    stream = io.StringIO()
+    env = {"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9", "CAPTURE_URI": "s3://b/p", "CAPTURE_AFTER_ANSWER": "later"}
+    assert Flusher.start(env, log=Log("t", stream=stream)) is None
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert (line["message"], "CAPTURE_AFTER_ANSWER" in line["reason"]) == ("capture_synchronous", True)
+
+
 def test_given_runtime_api_without_extensions_when_started_then_none_and_one_warning():
     stream = io.StringIO()
     with RuntimeApi(extensions_api=False) as api:

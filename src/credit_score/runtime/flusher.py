@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from credit_score.runtime.config import CAPTURE_URI, capture_after_answer
+from credit_score.runtime.errors import ConfigError
 from credit_score.runtime.logs import Log
 
 RUNTIME_API = "AWS_LAMBDA_RUNTIME_API"
@@ -96,9 +97,14 @@ class Flusher:
         """Register and start during init where Lambda's Extensions API exists; ``None`` elsewhere."""
         env = os.environ if environ is None else environ
         address = env.get(RUNTIME_API)
-        if not address or not env.get(CAPTURE_URI) or not capture_after_answer(env):
-            return None
         log = log or Log(env.get("POWERTOOLS_SERVICE_NAME") or "credit-score", "INFO")
+        try:
+            wanted = capture_after_answer(env)
+        except ConfigError as error:  # import must not fail: say so, and capture before the answer
+            log.warning("capture_synchronous", reason=error.reason)
+            return None
+        if not address or not env.get(CAPTURE_URI) or not wanted:
+            return None
         api = ExtensionsApi(address)
         try:
             api.register(EXTENSION_NAME)
