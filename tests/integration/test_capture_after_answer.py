@@ -86,7 +86,7 @@ def test_given_extensions_api_when_invoked_then_answer_first_and_records_stored_
     puts = Puts(lambda n: Fault(200, "", delay_s=0.05, forward=True))  # stored, answered 50 ms later
     aws, bucket = aws_with(puts)
     env = environment(aws, bucket, tiny_bundle)
-    with RuntimeApi() as api, runtime_client(api, "app.handler", workdir=tmp_path, env=env) as log:
+    with RuntimeApi() as api, runtime_client(api, "app.handler", workdir=tmp_path, env=env) as (_, log):
         api.invoke({"data": synthetic_records(1, seed=0)}, timeout=START_TIMEOUT)  # cold start out of the way
         invocation = api.submit({"data": synthetic_records(3, seed=1)})
         invocation.wait_response(10)
@@ -111,7 +111,7 @@ def test_given_s3_down_when_invoked_then_every_record_in_a_fallback_line_before_
     aws, bucket = aws_with(Puts(lambda n: UNAVAILABLE))
     env = environment(aws, bucket, tiny_bundle)
     sent = 0
-    with RuntimeApi() as api, runtime_client(api, "app.handler", workdir=tmp_path, env=env) as log:
+    with RuntimeApi() as api, runtime_client(api, "app.handler", workdir=tmp_path, env=env) as (_, log):
         for i in range(8):
             count = 1 + i % 3
             result = api.invoke({"data": synthetic_records(count, seed=i)}, timeout=START_TIMEOUT)
@@ -133,7 +133,7 @@ def test_given_many_invocations_and_passing_faults_when_invoked_then_no_record_l
     aws, bucket = aws_with(puts)
     env = environment(aws, bucket, tiny_bundle)
     invocations = []
-    with RuntimeApi() as api, runtime_client(api, "app.handler", workdir=tmp_path, env=env) as log:
+    with RuntimeApi() as api, runtime_client(api, "app.handler", workdir=tmp_path, env=env) as (_, log):
         api.wait_for_init(START_TIMEOUT)
         invocations = [api.submit({"data": synthetic_records(1 + i % 4, seed=i)}) for i in range(40)]
         for invocation in invocations:
@@ -156,7 +156,10 @@ def test_given_no_extensions_api_when_initialised_then_capture_synchronous_and_s
     puts = Puts()
     aws, bucket = aws_with(puts)
     env = environment(aws, bucket, tiny_bundle)
-    with RuntimeApi(extensions_api=False) as api, runtime_client(api, "app.handler", workdir=tmp_path, env=env) as log:
+    with (
+        RuntimeApi(extensions_api=False) as api,
+        runtime_client(api, "app.handler", workdir=tmp_path, env=env) as (_, log),
+    ):
         invocation = api.invoke({"data": synthetic_records(2, seed=5)}, timeout=START_TIMEOUT)
         assert api.extensions == {}
     assert invocation.json()["statusCode"] == 200
@@ -172,7 +175,10 @@ def test_given_a_payload_the_runtime_cannot_unmarshal_when_invoked_then_the_invo
 ) -> None:
     aws, bucket = aws_with(Puts())
     env = environment(aws, bucket, tiny_bundle)
-    with RuntimeApi(timeout_seconds=60) as api, runtime_client(api, "app.handler", workdir=tmp_path, env=env) as log:
+    with (
+        RuntimeApi(timeout_seconds=60) as api,
+        runtime_client(api, "app.handler", workdir=tmp_path, env=env) as (_, log),
+    ):
         broken = api.submit(b"{not json")
         broken.wait_end(START_TIMEOUT / 2)  # the handler never ran; the extension must not hold on to the 60 s deadline
         after = api.invoke({"data": synthetic_records(2, seed=3)}, timeout=START_TIMEOUT)
@@ -190,7 +196,7 @@ def test_given_s3_failing_mid_run_when_invoked_then_stored_plus_fallback_is_ever
 ) -> None:
     aws, bucket = aws_with(Puts(lambda n: UNAVAILABLE if n > 10 else None))  # S3 dies after 10 PUTs
     env = environment(aws, bucket, tiny_bundle)
-    with RuntimeApi() as api, runtime_client(api, "app.handler", workdir=tmp_path, env=env) as log:
+    with RuntimeApi() as api, runtime_client(api, "app.handler", workdir=tmp_path, env=env) as (_, log):
         api.wait_for_init(START_TIMEOUT)
         invocations = [api.submit({"data": synthetic_records(2, seed=i)}) for i in range(30)]
         for invocation in invocations:
