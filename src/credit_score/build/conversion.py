@@ -1,10 +1,17 @@
-"""scikit-learn pipeline → ONNX in the bundle's contract, and the parity check that decides if it ships.
+"""The LightGBM cascade → one ONNX graph in the bundle's contract, and the parity check that decides if it ships.
+
+Each booster is converted by onnxmltools (its LightGBM converter needs target opset <= 15) and
+its tree ensemble re-emitted as a regressor without post-transform, so the graph exposes the raw
+margins; a few arithmetic nodes then apply the class formula and the threshold label rule of
+``credit_score.build.artifacts``. Graph I/O: input ``features`` float32 [None, 47]; outputs
+``label`` int64 [None], ``probabilities`` float32 [None, 3] (Poor, Standard, Good) and
+``margins`` float32 [None, 2] (margin1, margin2), the last for the explainer's parity checks.
 
 The served model is the ONNX one, so a conversion that changes a prediction must stop the build:
-:func:`check_parity` runs both models on the same rows and :func:`require_parity` refuses any
-label mismatch or a probability gap above ``MAX_ABS_PROB_DIFF``. The one allowance: an exact tie
-between two classes may be broken either way (float32 sums order them), and is counted apart. Build time only (skl2onnx,
-scikit-learn); the Lambda image never imports this module.
+:func:`check_parity` runs both on the same rows and :func:`require_parity` refuses any label
+mismatch or a probability gap above ``MAX_ABS_PROB_DIFF``. The one allowance: a row whose s1 or
+s2 lies within the tolerance of its threshold may be labelled either way (float32 against
+float64), and is counted apart. Build time only; the Lambda image never imports this module.
 """
 
 from __future__ import annotations
@@ -14,11 +21,22 @@ from typing import Any
 
 import numpy as np
 
-from credit_score.contract.bundle import CLASSES, INPUT_NAME, LABEL_OUTPUT, PROBABILITIES_OUTPUT
+from credit_score.build.artifacts import Cascade, class_probabilities, sigmoid, threshold_labels
+from credit_score.contract.bundle import INPUT_NAME, LABEL_OUTPUT, PROBABILITIES_OUTPUT
 from credit_score.contract.fields import FEATURE_NAMES
 
+MARGINS_OUTPUT = "margins"
 MAX_ABS_PROB_DIFF = 1e-4
-TARGET_OPSET = 17  # onnxruntime 1.31 runs it; ai.onnx.ml follows skl2onnx's matching default
+TARGET_OPSET = 15  # the highest onnxmltools' LightGBM converter supports
+ML_OPSET = 1  # TreeEnsembleRegressor as onnxmltools emits it
+IR_VERSION = 8  # what opset 15 needs; onnxruntime 1.31 reads up to 13
+_TREE_ATTRIBUTES = {
+    "class_ids": "target_ids",
+    "class_nodeids": "target_nodeids",
+    "class_treeids": "target_treeids",
+    "class_weights": "target_weights",
+}
+_CLASSIFIER_ONLY = {"classlabels_int64s", "classlabels_strings", "post_transform"}
 
 
 class ConversionError(Exception):
@@ -27,79 +45,147 @@ class ConversionError(Exception):
 
 @dataclass(frozen=True)
 class Parity:
-    """How closely ONNX Runtime reproduces scikit-learn; stored in the bundle's metadata."""
+    """How closely ONNX Runtime reproduces the LightGBM cascade; stored in the bundle's metadata."""
 
     rows: int
     max_abs_prob_diff: float
     label_mismatches: int
     tied_labels: int = 0
+    max_abs_margin_diff: float = 0.0
 
     def as_metadata(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def to_onnx(pipeline: Any) -> bytes:
-    """Convert a fitted classifier pipeline (47 encoded columns in, codes 0/1/2 out) to ONNX bytes.
+def _margin_node(booster: Any, prefix: str) -> Any:
+    """The booster's trees as a TreeEnsembleRegressor node ``features`` → ``{prefix}margin`` [N, 1]."""
+    from onnx import helper
+    from onnxmltools import convert_lightgbm
+    from onnxmltools.convert.common.data_types import FloatTensorType
 
-    The graph gets the contract's names: input ``features`` float32 [None, 47], outputs ``label``
-    int64 [None] and ``probabilities`` float32 [None, 3], without ZipMap.
-    """
-    from skl2onnx import to_onnx as skl2onnx_to_onnx
-
-    _check_classes(pipeline)
-    _check_feature_names(pipeline)
-    classifier = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
-    sample = np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32)
     try:
-        model = skl2onnx_to_onnx(
-            pipeline,
-            sample,
-            options={id(classifier): {"zipmap": False}},
+        converted = convert_lightgbm(
+            booster,
+            initial_types=[(INPUT_NAME, FloatTensorType([None, len(FEATURE_NAMES)]))],
             target_opset=TARGET_OPSET,
+            zipmap=False,
         )
-    except Exception as error:  # skl2onnx raises many types for unsupported estimators
-        reason = str(error).splitlines()[0] if str(error) else ""
-        raise ConversionError(
-            f"skl2onnx cannot convert {type(classifier).__name__} ({type(error).__name__}: {reason[:200]}); "
-            "register a RandomForest, GradientBoosting or a soft vote of them instead"
-        ) from None
-    _rename_graph_io(model)
-    _drop_unused_initializers(model.graph)
+    except Exception as error:  # onnxmltools raises many types for unsupported models
+        which = prefix.rstrip("_")
+        raise ConversionError(f"onnxmltools cannot convert the {which} booster ({type(error).__name__})") from None
+    trees = [node for node in converted.graph.node if node.op_type == "TreeEnsembleClassifier"]
+    if len(trees) != 1:
+        raise ConversionError(f"the {prefix.rstrip('_')} booster is not a binary LightGBM classifier")
+    node = helper.make_node(
+        "TreeEnsembleRegressor",
+        [INPUT_NAME],
+        [f"{prefix}margin"],
+        name=f"{prefix}trees",
+        domain="ai.onnx.ml",
+        n_targets=1,
+        post_transform="NONE",
+        aggregate_function="SUM",
+    )
+    for attribute in trees[0].attribute:
+        if attribute.name not in _CLASSIFIER_ONLY:
+            copied = node.attribute.add()
+            copied.CopyFrom(attribute)
+            copied.name = _TREE_ATTRIBUTES.get(attribute.name, attribute.name)
+    return node
+
+
+def to_onnx(cascade: Cascade) -> bytes:
+    """One graph: both margins, the class probabilities and the threshold label (see the module doc)."""
+    from onnx import TensorProto, checker, helper
+
+    if cascade.feature_names != FEATURE_NAMES:
+        raise ConversionError("model was trained on other features than features.FEATURE_NAMES; retrain it")
+    t1, t2 = cascade.thresholds
+
+    def constant(name: str, value: float | int, kind: int) -> Any:
+        return helper.make_tensor(name, kind, [], [value])
+
+    nodes = [
+        _margin_node(cascade.boosters[0], "standard_or_better_"),
+        _margin_node(cascade.boosters[1], "good_given_standard_"),
+        helper.make_node(
+            "Concat", ["standard_or_better_margin", "good_given_standard_margin"], [MARGINS_OUTPUT], axis=1
+        ),
+        helper.make_node("Sigmoid", ["standard_or_better_margin"], ["s1"]),
+        helper.make_node("Sigmoid", ["good_given_standard_margin"], ["s2"]),
+        helper.make_node("Sub", ["one", "s1"], ["p_poor"]),
+        helper.make_node("Sub", ["one", "s2"], ["not_s2"]),
+        helper.make_node("Mul", ["s1", "not_s2"], ["p_standard"]),
+        helper.make_node("Mul", ["s1", "s2"], ["p_good"]),
+        helper.make_node("Concat", ["p_poor", "p_standard", "p_good"], [PROBABILITIES_OUTPUT], axis=1),
+        helper.make_node("Less", ["s1", "t1"], ["is_poor"]),
+        helper.make_node("GreaterOrEqual", ["s2", "t2"], ["is_good"]),
+        helper.make_node("Where", ["is_good", "code_good", "code_standard"], ["upper_code"]),
+        helper.make_node("Where", ["is_poor", "code_poor", "upper_code"], ["code_column"]),
+        helper.make_node("Reshape", ["code_column", "flat"], [LABEL_OUTPUT]),
+    ]
+    initializers = [
+        constant("one", 1.0, TensorProto.FLOAT),
+        constant("t1", t1, TensorProto.FLOAT),
+        constant("t2", t2, TensorProto.FLOAT),
+        constant("code_poor", 0, TensorProto.INT64),
+        constant("code_standard", 1, TensorProto.INT64),
+        constant("code_good", 2, TensorProto.INT64),
+        helper.make_tensor("flat", TensorProto.INT64, [1], [-1]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "credit_score_cascade",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [None, len(FEATURE_NAMES)])],
+        [
+            helper.make_tensor_value_info(LABEL_OUTPUT, TensorProto.INT64, [None]),
+            helper.make_tensor_value_info(PROBABILITIES_OUTPUT, TensorProto.FLOAT, [None, 3]),
+            helper.make_tensor_value_info(MARGINS_OUTPUT, TensorProto.FLOAT, [None, 2]),
+        ],
+        initializers,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", TARGET_OPSET), helper.make_opsetid("ai.onnx.ml", ML_OPSET)],
+        producer_name="credit-score",
+    )
+    model.ir_version = IR_VERSION
+    try:
+        checker.check_model(model)
+    except Exception as error:  # onnx raises ValidationError and friends
+        raise ConversionError(f"the composed ONNX graph is invalid ({type(error).__name__})") from None
     return model.SerializeToString()
 
 
-def check_parity(pipeline: Any, onnx_bytes: bytes, rows: np.ndarray, tolerance: float = MAX_ABS_PROB_DIFF) -> Parity:
-    """Compare ONNX Runtime against scikit-learn on ``rows`` (encoded float32, NaN for missing).
-
-    A differing label counts as a tie, not a mismatch, when scikit-learn rates the ONNX label within
-    ``tolerance`` of its own pick: two classes with equal votes, ordered differently by float32 sums.
-    """
+def check_parity(cascade: Cascade, onnx_bytes: bytes, rows: np.ndarray, tolerance: float = MAX_ABS_PROB_DIFF) -> Parity:
+    """Compare ONNX Runtime against LightGBM on ``rows`` (encoded float32, NaN for missing)."""
     import onnxruntime as ort
 
     matrix = np.ascontiguousarray(rows, dtype=np.float32)
-    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
     try:
-        labels, probabilities = session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], {INPUT_NAME: matrix})
+        labels, probabilities, margins = session.run(
+            [LABEL_OUTPUT, PROBABILITIES_OUTPUT, MARGINS_OUTPUT], {INPUT_NAME: matrix}
+        )
     except Exception as error:  # onnxruntime raises its own exception types
         raise ConversionError(f"ONNX model does not run on the parity rows ({type(error).__name__})") from None
-    features = _sklearn_input(pipeline, matrix)
-    expected_probabilities = np.asarray(pipeline.predict_proba(features), dtype=np.float64)
-    expected_labels = np.asarray(pipeline.predict(features)).ravel()
-    if probabilities.shape != expected_probabilities.shape:
-        raise ConversionError(
-            f"ONNX probabilities have shape {probabilities.shape}, scikit-learn {expected_probabilities.shape}"
-        )
-    labels = np.asarray(labels).ravel()
-    differing = np.flatnonzero(labels != expected_labels)
-    known = (labels[differing] >= 0) & (labels[differing] < expected_probabilities.shape[1])
-    rated = expected_probabilities[differing[known], labels[differing[known]]]
-    tied = int(np.count_nonzero(expected_probabilities[differing[known]].max(axis=1) - rated <= tolerance))
-    difference = np.abs(probabilities.astype(np.float64) - expected_probabilities)
+    expected_margins = cascade.margins(matrix)
+    expected = class_probabilities(expected_margins)
+    if probabilities.shape != expected.shape or margins.shape != expected_margins.shape:
+        raise ConversionError(f"ONNX probabilities have shape {probabilities.shape}, LightGBM {expected.shape}")
+    differing = np.asarray(labels).ravel() != threshold_labels(expected_margins, cascade.thresholds)
+    near = (np.abs(sigmoid(expected_margins[:, 0]) - cascade.thresholds[0]) <= tolerance) | (
+        np.abs(sigmoid(expected_margins[:, 1]) - cascade.thresholds[1]) <= tolerance
+    )
+    tied = int(np.count_nonzero(differing & near))
     return Parity(
         rows=len(matrix),
-        max_abs_prob_diff=float(difference.max(initial=0.0)),  # NaN propagates, and require_parity refuses it
-        label_mismatches=len(differing) - tied,
+        max_abs_prob_diff=float(np.abs(probabilities.astype(np.float64) - expected).max(initial=0.0)),
+        label_mismatches=int(np.count_nonzero(differing)) - tied,
         tied_labels=tied,
+        max_abs_margin_diff=float(np.abs(margins.astype(np.float64) - expected_margins).max(initial=0.0)),
     )
 
 
@@ -107,58 +193,7 @@ def require_parity(parity: Parity, tolerance: float = MAX_ABS_PROB_DIFF) -> Pari
     """Refuse a conversion that changes any label or moves a probability by more than ``tolerance``."""
     if parity.label_mismatches or not parity.max_abs_prob_diff <= tolerance:
         raise ConversionError(
-            f"ONNX and scikit-learn disagree on {parity.rows} parity rows: {parity.label_mismatches} label "
+            f"ONNX and LightGBM disagree on {parity.rows} parity rows: {parity.label_mismatches} label "
             f"mismatches, max |Δp| {parity.max_abs_prob_diff:.3g} (allowed 0 and {tolerance:g})"
         )
     return parity
-
-
-def _check_classes(pipeline: Any) -> None:
-    classes = [int(code) if isinstance(code, (int, np.integer)) else code for code in getattr(pipeline, "classes_", [])]
-    expected = [code for code, _ in CLASSES]
-    if classes != expected:
-        raise ConversionError(f"model classes must be the codes {expected} (Poor, Standard, Good), got {classes}")
-
-
-def _check_feature_names(pipeline: Any) -> None:
-    names = getattr(pipeline, "feature_names_in_", None)
-    width = getattr(pipeline, "n_features_in_", len(FEATURE_NAMES))
-    if (names is not None and tuple(names) != FEATURE_NAMES) or width != len(FEATURE_NAMES):
-        raise ConversionError("model was trained on other features than features.FEATURE_NAMES; retrain it")
-
-
-def _sklearn_input(pipeline: Any, matrix: np.ndarray) -> Any:
-    """Name the columns when the model was fitted on a DataFrame, so scikit-learn checks them."""
-    if getattr(pipeline, "feature_names_in_", None) is None:
-        return matrix
-    import pandas as pd
-
-    return pd.DataFrame(matrix, columns=list(FEATURE_NAMES))
-
-
-def _rename_graph_io(model: Any) -> None:
-    """Give the graph the contract's input and output names, whatever skl2onnx called them."""
-    graph = model.graph
-    if len(graph.input) != 1 or len(graph.output) != 2:
-        raise ConversionError(
-            f"converted graph has {len(graph.input)} inputs and {len(graph.output)} outputs, expected 1 and 2"
-        )
-    renames = {
-        graph.input[0].name: INPUT_NAME,
-        graph.output[0].name: LABEL_OUTPUT,
-        graph.output[1].name: PROBABILITIES_OUTPUT,
-    }
-    for value in (*graph.input, *graph.output):
-        value.name = renames.get(value.name, value.name)
-    for node in graph.node:
-        node.input[:] = [renames.get(name, name) for name in node.input]
-        node.output[:] = [renames.get(name, name) for name in node.output]
-
-
-def _drop_unused_initializers(graph: Any) -> None:
-    """skl2onnx leaves constants no node reads (a voting model's ``classes_ind``); ONNX Runtime warns on each load."""
-    used = {name for node in graph.node for name in node.input}
-    kept = [initializer for initializer in graph.initializer if initializer.name in used]
-    if len(kept) != len(graph.initializer):
-        del graph.initializer[:]
-        graph.initializer.extend(kept)

@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _quiet_libraries() -> None:
     """MLflow, alembic and scikit-learn chatter would bury the one line a build log needs."""
-    for name in ("mlflow", "alembic", "skl2onnx"):
+    for name in ("mlflow", "alembic", "onnxmltools", "lightgbm"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.simplefilter("ignore")
 

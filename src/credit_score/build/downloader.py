@@ -3,8 +3,8 @@
 Only MLflow 2.x REST endpoints are used (registered model, model version, alias lookup,
 version search, run and artifact reads), so servers older than the 3.x client work; aliases need
 an MLflow server >= 2.3 and an older server gets a message suggesting ``--version`` or ``--latest``.
-The model arrives as plain run artifacts and is loaded from a local folder, never through
-MLflow 3's logged-model endpoints.
+The cascade arrives as plain run artifacts (the layout of ``credit_score.build.artifacts``) and is
+loaded from a local folder, never through MLflow 3's logged-model endpoints.
 
 Every failure becomes a :class:`DownloadError` (or the registry, conversion or bundle error
 it wraps) whose message is one actionable line without credentials.
@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from credit_score.build import conversion
+from credit_score.build import artifacts, conversion
+from credit_score.build.artifacts import Cascade, CascadeError, load_cascade
 from credit_score.build.registry import (
     DEFAULT_MODEL_NAME,
     MODEL_NAME,
@@ -42,12 +43,6 @@ MODEL_VERSION = "MODEL_VERSION"
 DEFAULT_ALIAS = "champion"
 LATEST = "latest"
 MIN_PARITY_ROWS = 1000
-
-MODEL_ARTIFACTS = "model"
-RUN_BUNDLE_ARTIFACTS = "bundle"
-PARITY_SAMPLE_FILE = "parity_sample.npy"
-REFERENCE_PROFILE_FILE = "reference_profile.json"
-METRICS_FILE = "metrics.json"
 
 
 class DownloadError(Exception):
@@ -129,15 +124,25 @@ def download(
     client = mlflow.MlflowClient(tracking_uri=registry.tracking_uri, registry_uri=registry.tracking_uri)
     version = find_version(client, selection, registry)
     with tempfile.TemporaryDirectory(prefix="model-download-") as scratch:
-        pipeline, example = _load_model(version, Path(scratch), registry)
-        run_files = _download_run_bundle(client, version, Path(scratch), registry)
-        rows = parity_rows_for(example, _read_parity_sample(run_files), parity_rows)
-        metrics = _read_json(run_files / METRICS_FILE, version)
-        profile = _read_json(run_files / REFERENCE_PROFILE_FILE, version)
-    onnx_bytes = conversion.to_onnx(pipeline)
-    parity = conversion.require_parity(conversion.check_parity(pipeline, onnx_bytes, rows))
-    metadata = bundle_metadata(version, selection, registry, metrics=metrics, profile=profile, parity=parity)
-    bundle = write_bundle(output, onnx_bytes, metadata, verify=lambda staged: _final_check(staged, pipeline, rows))
+        run_files = _download_run_files(client, version, Path(scratch), registry)
+        cascade = _load_run_cascade(run_files, version)
+        rows = parity_rows_for(_read_parity_sample(run_files), parity_rows)
+        metrics = _read_json(run_files / artifacts.METRICS_FILE, version)
+        profile = _read_json(run_files / artifacts.REFERENCE_PROFILE_FILE, version)
+        monotonicity = _read_json(run_files / artifacts.MONOTONICITY_FILE, version)
+    onnx_bytes = conversion.to_onnx(cascade)
+    parity = conversion.require_parity(conversion.check_parity(cascade, onnx_bytes, rows))
+    metadata = bundle_metadata(
+        version,
+        selection,
+        registry,
+        metrics=metrics,
+        profile=profile,
+        parity=parity,
+        cascade=cascade,
+        monotonicity=monotonicity,
+    )
+    bundle = write_bundle(output, onnx_bytes, metadata, verify=lambda staged: _final_check(staged, cascade, rows))
     return Result(bundle, registry, selection, parity)
 
 
@@ -167,16 +172,15 @@ def find_version(client: Any, selection: Selection, registry: Registry) -> Any:
     return version
 
 
-def parity_rows_for(example: np.ndarray | None, sample: np.ndarray, limit: int | None) -> np.ndarray:
-    """The input example plus the reference rows (the first ``limit`` of them, if given)."""
+def parity_rows_for(sample: np.ndarray, limit: int | None) -> np.ndarray:
+    """The run's reference rows (the first ``limit`` of them, if given), at least ``MIN_PARITY_ROWS``."""
     reference = sample if limit is None else sample[:limit]
     needed = limit or MIN_PARITY_ROWS
     if len(reference) < needed:
         raise DownloadError(
-            f"the run's {RUN_BUNDLE_ARTIFACTS}/{PARITY_SAMPLE_FILE} holds {len(reference)} rows, parity needs {needed}"
+            f"the run's {artifacts.PARITY_SAMPLE_FILE} holds {len(reference)} rows, parity needs {needed}"
         )
-    parts = [reference] if example is None else [example, reference]
-    return np.vstack(parts).astype(np.float32)
+    return np.ascontiguousarray(reference, dtype=np.float32)
 
 
 def bundle_metadata(
@@ -187,6 +191,8 @@ def bundle_metadata(
     metrics: dict[str, Any],
     profile: dict[str, Any],
     parity: conversion.Parity,
+    cascade: Cascade,
+    monotonicity: dict[str, Any],
 ) -> dict[str, Any]:
     created = datetime.fromtimestamp(int(version.creation_timestamp) / 1000, tz=UTC)
     return {
@@ -205,6 +211,10 @@ def bundle_metadata(
         "metrics": metrics,
         "reference_profile": profile,
         "parity": parity.as_metadata(),
+        "monotone_features": list(cascade.monotone_features),
+        "monotonicity": monotonicity,
+        "thresholds": {"t1": cascade.thresholds[0], "t2": cascade.thresholds[1]},
+        "class_formula": artifacts.CLASS_FORMULA,
     }
 
 
@@ -229,43 +239,30 @@ def _ready_versions(client: Any, name: str, registry: Registry) -> list[Any]:
                 return found
 
 
-def _load_model(version: Any, scratch: Path, registry: Registry) -> tuple[Any, np.ndarray | None]:
-    """The scikit-learn pipeline and its MLflow input example (encoded rows), from the version's artifacts."""
-    import mlflow.sklearn
-    from mlflow.models import Model
+def _download_run_files(client: Any, version: Any, scratch: Path, registry: Registry) -> Path:
+    """The run's boosters, ``cascade.json`` and ``bundle/`` files, read from the run's artifact URI.
 
-    label = f"model '{version.name}' version {version.version}"
-    missing = f"the artifacts of {label} are missing from {redact(version.source)}"
-    local = str(_fetch(version.source, scratch / "model", registry, missing))
-    try:
-        pipeline = mlflow.sklearn.load_model(local)
-        example = Model.load(local).load_input_example(local)
-    except Exception as error:  # deserialising a model can fail in any way; none of them is servable
-        raise DownloadError(f"{label} is not a loadable scikit-learn model ({type(error).__name__})") from None
-    return pipeline, None if example is None else _example_matrix(example, label)
-
-
-def _example_matrix(example: Any, label: str) -> np.ndarray:
-    columns = getattr(example, "columns", None)
-    if columns is not None and set(FEATURE_NAMES) <= set(map(str, columns)):
-        example = example[list(FEATURE_NAMES)]
-    matrix = np.asarray(example, dtype=np.float32)
-    if matrix.ndim != 2 or matrix.shape[1] != len(FEATURE_NAMES):
-        raise DownloadError(f"the input example of {label} is not an encoded {len(FEATURE_NAMES)}-column matrix")
-    return matrix
-
-
-def _download_run_bundle(client: Any, version: Any, scratch: Path, registry: Registry) -> Path:
-    """The run's ``bundle/`` files, read from the run's artifact URI rather than ``runs:/``.
-
-    MLflow 3 resolves ``runs:/`` through logged-model search, an endpoint 2.x servers lack.
+    Not through ``runs:/``: MLflow 3 resolves it through logged-model search, an endpoint 2.x servers lack.
     """
     if not version.run_id:
         raise DownloadError(f"model '{version.name}' version {version.version} has no run; register it from a run")
-    missing = f"run {version.run_id} has no '{RUN_BUNDLE_ARTIFACTS}/' artifacts; retrain with the current code"
+    missing = (
+        f"run {version.run_id} lacks the cascade artifacts (boosters/, cascade.json, bundle/); "
+        "retrain with the current code"
+    )
     with _registry_errors(registry, missing):
         artifact_uri = client.get_run(version.run_id).info.artifact_uri.rstrip("/")
-    return _fetch(f"{artifact_uri}/{RUN_BUNDLE_ARTIFACTS}", scratch / "run", registry, missing)
+    target = scratch / "run"
+    for name in (artifacts.BOOSTERS_DIR, artifacts.CASCADE_FILE, artifacts.RUN_BUNDLE_DIR):
+        _fetch(f"{artifact_uri}/{name}", target, registry, missing)
+    return target
+
+
+def _load_run_cascade(run_files: Path, version: Any) -> Cascade:
+    try:
+        return load_cascade(run_files)
+    except CascadeError as error:
+        raise DownloadError(f"model '{version.name}' version {version.version}: {error}") from None
 
 
 def _fetch(artifact_uri: str, destination: Path, registry: Registry, missing: str) -> Path:
@@ -279,16 +276,16 @@ def _fetch(artifact_uri: str, destination: Path, registry: Registry, missing: st
 
 
 def _read_parity_sample(run_files: Path) -> np.ndarray:
-    path = run_files / PARITY_SAMPLE_FILE
+    path = run_files / artifacts.PARITY_SAMPLE_FILE
     try:
         sample = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
         raise DownloadError(
-            f"cannot read the run's {RUN_BUNDLE_ARTIFACTS}/{PARITY_SAMPLE_FILE} ({type(error).__name__}); "
+            f"cannot read the run's {artifacts.PARITY_SAMPLE_FILE} ({type(error).__name__}); "
             "retrain with the current code"
         ) from None
     if sample.ndim != 2 or sample.shape[1] != len(FEATURE_NAMES):
-        raise DownloadError(f"{RUN_BUNDLE_ARTIFACTS}/{PARITY_SAMPLE_FILE} must be a {len(FEATURE_NAMES)}-column matrix")
+        raise DownloadError(f"{artifacts.PARITY_SAMPLE_FILE} must be a {len(FEATURE_NAMES)}-column matrix")
     return sample
 
 
@@ -297,18 +294,18 @@ def _read_json(path: Path, version: Any) -> dict[str, Any]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise DownloadError(
-            f"run {version.run_id} lacks a readable {RUN_BUNDLE_ARTIFACTS}/{path.name} ({type(error).__name__}); "
+            f"run {version.run_id} lacks a readable {artifacts.RUN_BUNDLE_DIR}/{path.name} ({type(error).__name__}); "
             "retrain with the current code"
         ) from None
     if not isinstance(document, dict):
-        raise DownloadError(f"{RUN_BUNDLE_ARTIFACTS}/{path.name} of run {version.run_id} must be a JSON object")
+        raise DownloadError(f"{artifacts.RUN_BUNDLE_DIR}/{path.name} of run {version.run_id} must be a JSON object")
     return document
 
 
-def _final_check(bundle: Bundle, pipeline: Any, rows: np.ndarray) -> None:
+def _final_check(bundle: Bundle, cascade: Cascade, rows: np.ndarray) -> None:
     """Run the model as staged on disk; on failure the previous bundle stays in place."""
     try:
-        conversion.require_parity(conversion.check_parity(pipeline, bundle.model_path.read_bytes(), rows))
+        conversion.require_parity(conversion.check_parity(cascade, bundle.model_path.read_bytes(), rows))
     except conversion.ConversionError as error:
         raise DownloadError(f"the staged bundle failed its final check; the previous bundle is kept: {error}") from None
 

@@ -7,7 +7,8 @@
 
 The registry comes from ``--tracking-uri`` or the environment (see ``credit_score.build.registry``); the
 model name from ``--model-name``, else ``MODEL_NAME``, else ``credit-score-classifier``. Exit codes:
-0 done (also when the gate keeps the old champion), 1 training or registry failure, 2 bad input.
+0 done (also when the gate keeps the old champion), 1 training or registry failure (including a
+model that fails the monotonicity step test, which is never registered), 2 bad input.
 
 ``train`` checks the registry before reading data or fitting (reachable, credentials accepted, new
 enough for aliases), with the downloader's retry limits, so a registry that is down or refuses us
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from credit_score.build.registry import RegistryError, apply_client_defaults, check, connect, explain, resolve
 from credit_score.build.training.data import DataError
+from credit_score.build.training.monotonicity import MonotonicityError
 from credit_score.contract.bundle import BundleError
 
 DEFAULT_SYNTHETIC_ROWS = 20000
@@ -133,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except RegistryError as error:
         print(f"registry error: {error}", file=sys.stderr)
+        return 1
+    except MonotonicityError as error:
+        print(f"refused: {error}", file=sys.stderr)
         return 1
     except Exception as error:
         from mlflow.exceptions import MlflowException

@@ -2,8 +2,9 @@
 
 Only calls that MLflow 2.x servers (DagsHub runs 2.7.1) also answer are used: registered models,
 model versions created from a run's artifact URI, aliases and tags; no logged-model endpoints.
-The gate loads the current champion's scikit-learn model and scores it on the new run's own
-evaluation rows, so the two macro-F1 figures compare like with like. A champion that cannot be
+The gate loads the current champion's cascade from its run and scores it, with its own thresholds,
+on the new run's evaluation rows, so the two macro-F1 figures compare like with like. (The step
+test that refuses a non-monotone model runs before anything is logged: see ``train``.) A champion that cannot be
 scored is kept (a broken comparison must not silently replace the served model);
 ``force`` overrides the gate.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from credit_score.build.artifacts import BOOSTERS_DIR, CASCADE_FILE, Cascade, load_cascade
 from credit_score.build.training.evaluate import classification_metrics
 
 CHAMPION_ALIAS = "champion"
@@ -56,14 +58,15 @@ def register_version(client: Any, name: str, source: str, run_id: str, tags: dic
     return client.create_model_version(name, source=source, run_id=run_id, tags=tags)
 
 
-def load_version_model(version: Any) -> Any:
-    """The scikit-learn pipeline of a registered version, read from its source artifacts."""
+def load_version_cascade(client: Any, version: Any) -> Cascade:
+    """The cascade of a registered version, read from its run's boosters and ``cascade.json``."""
     import mlflow.artifacts
-    import mlflow.sklearn
 
+    artifact_uri = client.get_run(version.run_id).info.artifact_uri.rstrip("/")
     with tempfile.TemporaryDirectory(prefix="champion-") as scratch:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=scratch)
-        return mlflow.sklearn.load_model(local)
+        for name in (BOOSTERS_DIR, CASCADE_FILE):
+            mlflow.artifacts.download_artifacts(artifact_uri=f"{artifact_uri}/{name}", dst_path=scratch)
+        return load_cascade(scratch)
 
 
 def decide(
@@ -85,8 +88,9 @@ def decide(
             True, f"version {new_version} replaces champion version {champion.version} (forced)", str(champion.version)
         )
     try:
-        probabilities = load_version_model(champion).predict_proba(eval_features)
-        champion_f1 = classification_metrics(eval_labels, np.asarray(probabilities))["macro_f1"]
+        cascade = load_version_cascade(client, champion)
+        probabilities, predicted = cascade.probabilities(eval_features), cascade.labels(eval_features)
+        champion_f1 = classification_metrics(eval_labels, probabilities, predicted)["macro_f1"]
     except Exception as error:  # any failure to load or run the old model must keep it, not crash the gate
         return Decision(
             False,

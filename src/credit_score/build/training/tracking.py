@@ -1,15 +1,8 @@
-"""One MLflow run per training: parameters, metrics, the model, and the files the downloader needs.
+"""One MLflow run per training: parameters, metrics, the cascade, the pyfunc, and the files the downloader needs.
 
-Run artifacts::
-
-    model/                          mlflow.sklearn flavour (skops), signature + input example
-    confusion_matrix.json, .png     evaluation rows: true classes (rows) by predicted (columns)
-    bundle/metrics.json             the evaluation metrics (flat names, see evaluate.py)
-    bundle/reference_profile.json   training-data profile for drift (format in profile.py)
-    bundle/parity_sample.npy        float32 encoded rows (NaN kept) for the ONNX parity check
-
-The model is written with ``save_model`` and uploaded with ``log_artifacts`` rather than
-``log_model``: MLflow 2.x servers (DagsHub) lack MLflow 3's logged-model endpoints.
+The artifact layout is defined once, in ``credit_score.build.artifacts``. The model is written with
+``save_model`` and uploaded with ``log_artifacts`` rather than ``log_model``: MLflow 2.x servers
+(DagsHub) lack MLflow 3's logged-model endpoints.
 """
 
 from __future__ import annotations
@@ -21,13 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from credit_score.build import artifacts
+from credit_score.build.artifacts import Cascade, save_cascade
 from credit_score.build.registry import Registry
-from credit_score.contract.fields import FEATURE_NAMES
 
-MODEL_ARTIFACT = "model"
-BUNDLE_ARTIFACT = "bundle"
 PARITY_ROWS = 2000
 EXAMPLE_ROWS = 5
 
@@ -40,15 +31,16 @@ class LoggedRun:
 
 @dataclass(frozen=True)
 class RunContent:
-    """Everything one training run records."""
+    """Everything one training run records; ``example`` are raw records (strings) for the pyfunc."""
 
-    pipeline: Any
+    cascade: Cascade
     params: dict[str, Any]
     metrics: dict[str, float]
     confusion: dict[str, Any]
     reference_profile: dict[str, Any]
     parity_sample: np.ndarray
-    example: np.ndarray
+    example: list[dict[str, str]]
+    monotonicity: dict[str, Any]
     tags: dict[str, str]
 
 
@@ -82,31 +74,6 @@ def parity_rows(features: np.ndarray, seed: int, rows: int = PARITY_ROWS) -> np.
     return np.ascontiguousarray(features[np.sort(chosen)], dtype=np.float32)
 
 
-def _save_model(pipeline: Any, target: Path, example: np.ndarray) -> None:
-    import mlflow.sklearn
-    import sklearn
-    import skops
-    import skops.io
-    from mlflow.models import infer_signature
-
-    frame = pd.DataFrame(example.astype(np.float64), columns=list(FEATURE_NAMES))
-    mlflow.sklearn.save_model(
-        pipeline,
-        str(target),
-        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
-        skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)),
-        signature=infer_signature(frame, pipeline.predict(example)),
-        input_example=frame,
-        # Explicit requirements: inferring them re-imports the model in a subprocess, slowly.
-        pip_requirements=[
-            f"scikit-learn=={sklearn.__version__}",
-            f"skops=={skops.__version__}",
-            f"numpy=={np.__version__}",
-            f"pandas=={pd.__version__}",
-        ],
-    )
-
-
 def _confusion_png(confusion: dict[str, Any], target: Path) -> None:
     import matplotlib
 
@@ -136,8 +103,10 @@ def _confusion_png(confusion: dict[str, Any], target: Path) -> None:
 
 
 def log_training_run(registry: Registry, experiment: str, content: RunContent) -> LoggedRun:
-    """Record one training run; return its id and the artifact URI of its model."""
+    """Record one training run; return its id and the artifact URI of its registered model."""
     import mlflow
+
+    from credit_score.build.training.pyfunc import save_pyfunc
 
     with (
         mlflow.start_run(experiment_id=experiment_id(registry, experiment), tags=content.tags) as run,
@@ -146,18 +115,22 @@ def log_training_run(registry: Registry, experiment: str, content: RunContent) -
         folder = Path(scratch)
         mlflow.log_params(content.params)
         mlflow.log_metrics(content.metrics)
-        _save_model(content.pipeline, folder / MODEL_ARTIFACT, content.example)
-        mlflow.log_artifacts(str(folder / MODEL_ARTIFACT), artifact_path=MODEL_ARTIFACT)
-        bundle = folder / BUNDLE_ARTIFACT
-        bundle.mkdir()
-        (bundle / "metrics.json").write_text(json.dumps(content.metrics, indent=2, sort_keys=True), encoding="utf-8")
-        (bundle / "reference_profile.json").write_text(
-            json.dumps(content.reference_profile, indent=1), encoding="utf-8"
-        )
-        np.save(bundle / "parity_sample.npy", content.parity_sample)
-        mlflow.log_artifacts(str(bundle), artifact_path=BUNDLE_ARTIFACT)
-        (folder / "confusion_matrix.json").write_text(json.dumps(content.confusion, indent=2), encoding="utf-8")
-        _confusion_png(content.confusion, folder / "confusion_matrix.png")
-        mlflow.log_artifact(str(folder / "confusion_matrix.json"))
-        mlflow.log_artifact(str(folder / "confusion_matrix.png"))
-        return LoggedRun(run.info.run_id, f"{run.info.artifact_uri.rstrip('/')}/{MODEL_ARTIFACT}")
+        cascade_dir = save_cascade(content.cascade, folder / "cascade")
+        mlflow.log_artifacts(str(cascade_dir))
+        save_pyfunc(folder / artifacts.MODEL_ARTIFACT, cascade_dir, content.example)
+        mlflow.log_artifacts(str(folder / artifacts.MODEL_ARTIFACT), artifact_path=artifacts.MODEL_ARTIFACT)
+        (folder / artifacts.RUN_BUNDLE_DIR).mkdir()
+        documents = {
+            artifacts.METRICS_FILE: content.metrics,
+            artifacts.REFERENCE_PROFILE_FILE: content.reference_profile,
+            artifacts.MONOTONICITY_FILE: content.monotonicity,
+        }
+        for name, document in documents.items():
+            (folder / name).write_text(json.dumps(document, indent=1, sort_keys=True), encoding="utf-8")
+        np.save(folder / artifacts.PARITY_SAMPLE_FILE, content.parity_sample)
+        mlflow.log_artifacts(str(folder / artifacts.RUN_BUNDLE_DIR), artifact_path=artifacts.RUN_BUNDLE_DIR)
+        (folder / artifacts.CONFUSION_JSON).write_text(json.dumps(content.confusion, indent=2), encoding="utf-8")
+        _confusion_png(content.confusion, folder / artifacts.CONFUSION_PNG)
+        mlflow.log_artifact(str(folder / artifacts.CONFUSION_JSON))
+        mlflow.log_artifact(str(folder / artifacts.CONFUSION_PNG))
+        return LoggedRun(run.info.run_id, f"{run.info.artifact_uri.rstrip('/')}/{artifacts.MODEL_ARTIFACT}")

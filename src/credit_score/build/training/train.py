@@ -1,4 +1,4 @@
-"""Training end to end: raw rows → split → fit → evaluate → MLflow run → registered version → gate."""
+"""Training end to end: raw rows → split → fit → step test → evaluate → MLflow run → registered version → gate."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from credit_score.build import registry as registries
 from credit_score.build.training import register, synthetic
-from credit_score.build.training.data import DataError, split, to_dataset
+from credit_score.build.training.cascade import ROUNDS, booster_params, fit_cascade, logged_params
+from credit_score.build.training.data import DataError, clean_records, split, to_dataset
 from credit_score.build.training.evaluate import classification_metrics, confusion
-from credit_score.build.training.pipeline import build_pipeline, logged_params
+from credit_score.build.training.monotonicity import require_monotone, step_test
 from credit_score.build.training.tracking import EXAMPLE_ROWS, RunContent, log_training_run, parity_rows
 from credit_score.contract.bundle import CLASSES
+from credit_score.contract.fields import FIELDS, parse_record
 from credit_score.contract.profile import reference_profile
 
 DEFAULT_EXPERIMENT = "credit-score"
@@ -48,11 +49,27 @@ def has_champion(model_name: str, tracking_uri: str | None = None) -> bool:
     return register.current_champion(MlflowClient(), model_name) is not None
 
 
-def _example_rows(features: np.ndarray) -> np.ndarray:
-    """A few rows for the MLflow input example, one with a missing value when there is such a row."""
-    incomplete = np.flatnonzero(np.isnan(features).any(axis=1))[:1]
-    complete = np.flatnonzero(~np.isnan(features).any(axis=1))[: EXAMPLE_ROWS - len(incomplete)]
-    return features[np.sort(np.concatenate([complete, incomplete]))]
+def example_records(frame: pd.DataFrame, rows: int = EXAMPLE_ROWS) -> list[dict[str, str]]:
+    """A few raw rows the API accepts, as the seed's clients send them (every value a string).
+
+    The registered pyfunc's input example: rows the strict parser refuses (the raw file's junk) are skipped.
+    """
+    chosen: list[dict[str, str]] = []
+    for record in clean_records(frame.head(2_000)):
+        text = {f.name: _as_text(record[f.name]) for f in FIELDS}
+        if all(value is not None for value in text.values()) and not parse_record(text)[1]:
+            chosen.append(text)  # type: ignore[arg-type]
+            if len(chosen) == rows:
+                break
+    if not chosen:
+        raise DataError("no row is a complete, valid applicant; cannot build the model's input example")
+    return chosen
+
+
+def _as_text(value: float | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return f"{value:.15g}"
 
 
 def train(
@@ -66,11 +83,13 @@ def train(
     eval_fraction: float = 0.2,
     force_champion: bool = False,
     data_label: str | None = None,
-    classifier_params: dict[str, Any] | None = None,
+    booster_overrides: dict[str, Any] | None = None,
+    rounds: tuple[int, int] = ROUNDS,
 ) -> TrainResult:
     """Train on ``data`` (raw Kaggle-schema text rows) or on ``synthetic_rows`` generated ones.
 
-    ``classifier_params`` override the forest's defaults (tests train tiny forests).
+    ``booster_overrides`` and ``rounds`` change the LightGBM defaults (tests train tiny cascades).
+    A model that fails the step test raises :class:`MonotonicityError` before anything is logged.
     """
     if (data is None) == (synthetic_rows is None):
         raise DataError("give either raw data or a number of synthetic rows")
@@ -81,17 +100,18 @@ def train(
     if missing:
         raise DataError(f"the training rows lack the classes {missing}; supply more rows")
 
-    pipeline = build_pipeline(seed, **(classifier_params or {})).fit(training.features, training.labels)
-    probabilities = pipeline.predict_proba(evaluation.features)
-    predicted = probabilities.argmax(axis=1)
+    overrides = booster_overrides or {}
+    cascade = fit_cascade(training.features, training.labels, training.groups, seed, rounds, **overrides)
+    monotonicity = require_monotone(step_test(cascade, dataset.features))
+    probabilities, predicted = cascade.probabilities(evaluation.features), cascade.labels(evaluation.features)
     metrics = {
-        **classification_metrics(evaluation.labels, probabilities),
+        **classification_metrics(evaluation.labels, probabilities, predicted),
         "eval_rows": len(evaluation),
         "train_rows": len(training),
     }
     name = model_name_from(model_name)
     params = {
-        **logged_params(pipeline),
+        **logged_params(booster_params(seed, **overrides), rounds, cascade),
         "data": data_label or ("synthetic" if data is None else "dataframe"),
         "synthetic_rows": synthetic_rows or 0,
         "rows": len(dataset),
@@ -100,13 +120,14 @@ def train(
         "eval_fraction": eval_fraction,
     }
     content = RunContent(
-        pipeline=pipeline,
+        cascade=cascade,
         params=params,
         metrics=metrics,
         confusion=confusion(evaluation.labels, predicted),
-        reference_profile=reference_profile(training.features, predicted),
+        reference_profile=reference_profile(training.features, cascade.labels(training.features)),
         parity_sample=parity_rows(dataset.features, seed),
-        example=_example_rows(training.features),
+        example=example_records(frame),
+        monotonicity=monotonicity.as_metadata(),
         tags={"model_name": name, "data": params["data"]},
     )
 

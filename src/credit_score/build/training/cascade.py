@@ -1,0 +1,150 @@
+"""Fitting the ordinal cascade: two monotone LightGBM boosters and the label thresholds.
+
+Booster 1 learns P(y >= Standard) on every row, booster 2 P(y = Good | y >= Standard) on the rows
+that are at least Standard; ``credit_score.build.artifacts`` turns their margins into the three
+class probabilities. Both carry decreasing monotone constraints on the features in
+:data:`MONOTONE_FEATURES`, so more debt, delays, inquiries or interest can only lower either
+margin, hence lower P(Good), raise P(Poor) and never improve the class.
+
+Why these settings: on the real file (5-fold cross-validation) the monotone cascade matches the
+former soft vote of a forest and boosted trees in weighted AUC (0.761 against 0.762) with better
+calibration; ratio features (debt/income, EMI/salary) added less than 0.001 AUC, not worth
+computing them in the served graph. Depth 5 bounds the explainer's tables; 200/150 rounds at
+learning rate 0.03 is where the held-out AUC stops rising. One thread: on the shared 2-core
+build machines LightGBM is many times slower with two.
+
+The label thresholds are tuned for macro-F1 on out-of-fold margins of the training rows (customer
+groups kept whole), never on the evaluation rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from credit_score.build.artifacts import Cascade, threshold_labels
+from credit_score.contract.fields import FEATURE_NAMES
+
+MONOTONE_FEATURES: tuple[str, ...] = (
+    "Num_of_Delayed_Payment",
+    "Outstanding_Debt",
+    "Delay_from_due_date",
+    "Num_Credit_Inquiries",
+    "Interest_Rate",
+)
+DEFAULTS: dict[str, Any] = {
+    "objective": "binary",
+    "max_depth": 5,
+    "num_leaves": 16,
+    "learning_rate": 0.03,
+    "min_data_in_leaf": 50,
+    "feature_fraction": 0.8,
+    "lambda_l2": 1.0,
+    "monotone_constraints_method": "intermediate",
+}
+ROUNDS: tuple[int, int] = (200, 150)
+THRESHOLD_FOLDS = 4
+THRESHOLD_GRID = np.round(np.arange(0.20, 0.801, 0.01), 2)
+FIXED: dict[str, Any] = {"num_threads": 1, "deterministic": True, "force_col_wise": True, "verbose": -1}
+
+
+def monotone_constraints(features: tuple[str, ...] = MONOTONE_FEATURES) -> list[int]:
+    """LightGBM's per-column constraint list: -1 (decreasing) for ``features``, 0 elsewhere."""
+    unknown = set(features) - set(FEATURE_NAMES)
+    if unknown:
+        raise ValueError(f"monotone features not in the encoding: {sorted(unknown)}")
+    return [-1 if name in features else 0 for name in FEATURE_NAMES]
+
+
+def booster_params(seed: int = 42, **overrides: Any) -> dict[str, Any]:
+    """The LightGBM parameters of both boosters; ``overrides`` win except the thread count.
+
+    ``max_depth`` above 5 is refused: the explainer's tables grow with 2**depth.
+    """
+    params = {**DEFAULTS, "monotone_constraints": monotone_constraints(), "seed": seed, **overrides, **FIXED}
+    if not 1 <= int(params["max_depth"]) <= 5:
+        raise ValueError("max_depth must be between 1 and 5")
+    return params
+
+
+def fit_boosters(
+    features: np.ndarray, labels: np.ndarray, params: dict[str, Any], rounds: tuple[int, int] = ROUNDS
+) -> tuple[Any, Any]:
+    """Booster 1 on every row (y >= Standard), booster 2 on the rows at least Standard (y = Good)."""
+    import lightgbm
+
+    names = [name.replace("=", "__") for name in FEATURE_NAMES]  # LightGBM refuses '=' in names
+    upper = labels >= 1
+    first = lightgbm.train(params, lightgbm.Dataset(features, upper.astype(np.int64), feature_name=names), rounds[0])
+    second = lightgbm.train(
+        params,
+        lightgbm.Dataset(features[upper], (labels[upper] == 2).astype(np.int64), feature_name=names),
+        rounds[1],
+    )
+    return first, second
+
+
+def macro_f1(labels: np.ndarray, predicted: np.ndarray) -> float:
+    """Macro-F1 over the three codes, in numpy (the threshold search calls it thousands of times)."""
+    scores = []
+    for code in range(3):
+        hits = np.count_nonzero((predicted == code) & (labels == code))
+        total = np.count_nonzero(predicted == code) + np.count_nonzero(labels == code)
+        scores.append(2.0 * hits / total if total else 0.0)
+    return float(np.mean(scores))
+
+
+def tune_thresholds(labels: np.ndarray, margins: np.ndarray) -> tuple[float, float]:
+    """The (t1, t2) of the grid with the best macro-F1 on these margins; ties go to the grid's middle."""
+    best: tuple[float, float, float] = (-1.0, 0.5, 0.5)
+    for t1 in THRESHOLD_GRID:
+        for t2 in THRESHOLD_GRID:
+            score = macro_f1(labels, threshold_labels(margins, (t1, t2)))
+            centred = -abs(t1 - 0.5) - abs(t2 - 0.5)
+            if (score, centred) > (best[0], -abs(best[1] - 0.5) - abs(best[2] - 0.5)):
+                best = (score, float(t1), float(t2))
+    return best[1], best[2]
+
+
+def out_of_fold_margins(
+    features: np.ndarray, labels: np.ndarray, groups: np.ndarray, params: dict[str, Any], rounds: tuple[int, int]
+) -> np.ndarray:
+    """Margins of each training row from boosters fitted without its customer."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    margins = np.zeros((len(labels), 2))
+    folds = StratifiedGroupKFold(THRESHOLD_FOLDS, shuffle=True, random_state=int(params["seed"]))
+    for fit_rows, held_rows in folds.split(features, labels, groups):
+        boosters = fit_boosters(features[fit_rows], labels[fit_rows], params, rounds)
+        margins[held_rows] = np.column_stack([b.predict(features[held_rows], raw_score=True) for b in boosters])
+    return margins
+
+
+def fit_cascade(
+    features: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    seed: int = 42,
+    rounds: tuple[int, int] = ROUNDS,
+    **overrides: Any,
+) -> Cascade:
+    """Tune the thresholds out of fold, then fit both boosters on all of ``features``."""
+    params = booster_params(seed, **overrides)
+    thresholds = tune_thresholds(labels, out_of_fold_margins(features, labels, groups, params, rounds))
+    return Cascade(fit_boosters(features, labels, params, rounds), thresholds, MONOTONE_FEATURES)
+
+
+def logged_params(params: dict[str, Any], rounds: tuple[int, int], cascade: Cascade) -> dict[str, Any]:
+    """The hyper-parameters worth recording with a run (the constraint list as feature names)."""
+    chosen = {key: value for key, value in params.items() if key in DEFAULTS or key == "monotone_constraints_method"}
+    constrained = [name for name, sign in zip(FEATURE_NAMES, params["monotone_constraints"], strict=True) if sign]
+    return {
+        "model": "ordinal cascade of two LightGBM boosters",
+        **chosen,
+        "rounds_standard_or_better": rounds[0],
+        "rounds_good_given_standard": rounds[1],
+        "constrained_features": ",".join(constrained) or "none",
+        "threshold_t1": cascade.thresholds[0],
+        "threshold_t2": cascade.thresholds[1],
+    }
