@@ -2,8 +2,8 @@
 
 Our side uses ``model/`` when ``make demo`` has built it. Otherwise it is built the way production
 builds it, from the shared rows: ``credit_score.build.training`` (cleaning, encoding, customer-grouped
-80/20 split, ``build_pipeline`` with its defaults), ``credit_score.build.conversion`` (ONNX and the parity
-check) and ``bundle.write_bundle``; only the registry hop is skipped. The old model is XGBoost
+80/20 split, ``fit_cascade`` with its defaults, the monotonicity step test), ``credit_score.build.conversion``
+(ONNX and the parity check) and ``bundle.write_bundle``; only the registry hop is skipped. The old model is XGBoost
 fitted on the same training rows. Both are scored on the same hold-out.
 """
 
@@ -63,20 +63,22 @@ def _with_demo(models: Models, demo: Path) -> Models:
 def _build(folder: Path) -> Models:
     from benchmarks.old_style import train as old_train
     from credit_score.build import conversion
+    from credit_score.build.training.cascade import ROUNDS, booster_params, fit_cascade, logged_params
     from credit_score.build.training.data import read_raw_csv, split, to_dataset
     from credit_score.build.training.evaluate import classification_metrics
-    from credit_score.build.training.pipeline import build_pipeline, logged_params
+    from credit_score.build.training.monotonicity import require_monotone, step_test
     from credit_score.contract.fields import FEATURE_NAMES, schema
     from credit_score.contract.profile import reference_profile
 
     dataset = to_dataset(read_raw_csv(CSV))
     training, evaluation = split(dataset, 0.2, 42)
-    pipeline = build_pipeline(42).fit(training.features, training.labels)
-    probabilities = pipeline.predict_proba(evaluation.features)
-    model_bytes = conversion.to_onnx(pipeline)
-    parity = conversion.require_parity(conversion.check_parity(pipeline, model_bytes, evaluation.features))
+    cascade = fit_cascade(training.features, training.labels, training.groups, seed=42)
+    monotonicity = require_monotone(step_test(cascade, dataset.features))
+    probabilities = cascade.probabilities(evaluation.features)
+    model_bytes = conversion.to_onnx(cascade)
+    parity = conversion.require_parity(conversion.check_parity(cascade, model_bytes, evaluation.features))
     now = datetime.now(UTC).isoformat()
-    ours = classification_metrics(evaluation.labels, probabilities)
+    ours = classification_metrics(evaluation.labels, probabilities, cascade.labels(evaluation.features))
     metadata = {
         "model": {
             "name": "credit-score-classifier",
@@ -90,9 +92,12 @@ def _build(folder: Path) -> Models:
         "downloaded_at": now,
         "classes": classes_metadata(),
         "input": {"name": "features", "feature_names": list(FEATURE_NAMES), "fields": schema()},
-        "metrics": {**ours, "params": logged_params(pipeline)},
-        "reference_profile": reference_profile(training.features, probabilities.argmax(axis=1)),
+        "metrics": {**ours, "params": logged_params(booster_params(42), ROUNDS, cascade)},
+        "reference_profile": reference_profile(training.features, cascade.labels(training.features)),
         "parity": parity.as_metadata(),
+        "monotone_features": list(cascade.monotone_features),
+        "monotonicity": monotonicity.as_metadata(),
+        "thresholds": {"t1": cascade.thresholds[0], "t2": cascade.thresholds[1]},
     }
     bundle = write_bundle(folder / "bundle", model_bytes, metadata).path
     old = old_train.fit(training.features, training.labels)
@@ -102,7 +107,5 @@ def _build(folder: Path) -> Models:
         "ours": ours,
         "old": classification_metrics(evaluation.labels, old.predict_proba(evaluation.features)),
     }
-    source = (
-        "built from the shared data with credit_score.build.training (build_pipeline defaults) + conversion.to_onnx"
-    )
+    source = "built from the shared data with credit_score.build.training (fit_cascade defaults) + conversion.to_onnx"
     return Models(bundle, source, old_path, quality)

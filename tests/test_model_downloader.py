@@ -23,7 +23,7 @@ from tests.support.mlflow_server import (  # noqa: F401 - fixtures mlflow_server
     registry_env_fixture,
     require_basic_auth,
 )
-from tests.support.registry_models import RegisteredVersion, register_model, train_pipeline
+from tests.support.registry_models import RegisteredVersion, register_model, train_cascade
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NAME = "cli-test-model"
@@ -155,8 +155,8 @@ def test_given_disagreeing_onnx_when_running_then_exit_2_and_previous_bundle_kep
 ) -> None:
     target = str(tmp_path / "model")
     assert _main("--tracking-uri", mlflow_server, "--model-name", NAME, "--version", "1", "--output", target) == 0
-    impostor = conversion.to_onnx(train_pipeline(seed=42))
-    monkeypatch.setattr(conversion, "to_onnx", lambda pipeline: impostor)
+    impostor = conversion.to_onnx(train_cascade(seed=42))
+    monkeypatch.setattr(conversion, "to_onnx", lambda cascade: impostor)
     capsys.readouterr()
 
     code = _main("--tracking-uri", mlflow_server, "--model-name", NAME, "--version", "2", "--output", target)

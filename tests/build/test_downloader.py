@@ -7,13 +7,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import mlflow.sklearn
 import numpy as np
 import onnxruntime as ort
 import pytest
 from mlflow import MlflowClient
 
-from credit_score.build import conversion
+from credit_score.build import artifacts, conversion
 from credit_score.build.downloader import (
     MIN_PARITY_ROWS,
     DownloadError,
@@ -39,7 +38,7 @@ from tests.support.registry_models import (
     REFERENCE_PROFILE,
     RegisteredVersion,
     register_model,
-    train_pipeline,
+    train_cascade,
 )
 
 # --- selection ------------------------------------------------------------------------------
@@ -77,19 +76,17 @@ def test_given_malformed_env_version_when_selecting_then_refused(value: str) -> 
         selection_from({"MODEL_VERSION": value})
 
 
-def test_given_example_and_sample_when_choosing_parity_rows_then_example_first_then_limited_sample() -> None:
-    example = np.full((3, len(FEATURE_NAMES)), 7.0)
+def test_given_sample_and_limit_when_choosing_parity_rows_then_first_rows_as_float32() -> None:
     sample = np.arange(1500 * len(FEATURE_NAMES), dtype=np.float64).reshape(1500, -1)
-    rows = parity_rows_for(example, sample, 1200)
+    rows = parity_rows_for(sample, 1200)
     assert rows.dtype == np.float32
-    assert rows.shape == (1203, len(FEATURE_NAMES))
-    np.testing.assert_array_equal(rows[:3], example)
-    np.testing.assert_array_equal(rows[3:], sample[:1200].astype(np.float32))
+    np.testing.assert_array_equal(rows, sample[:1200].astype(np.float32))
+    assert len(parity_rows_for(sample, None)) == 1500
 
 
 def test_given_too_few_reference_rows_when_choosing_parity_rows_then_refused() -> None:
     with pytest.raises(DownloadError, match=f"parity needs {MIN_PARITY_ROWS}"):
-        parity_rows_for(None, np.zeros((MIN_PARITY_ROWS - 1, len(FEATURE_NAMES))), None)
+        parity_rows_for(np.zeros((MIN_PARITY_ROWS - 1, len(FEATURE_NAMES))), None)
 
 
 # --- against a real MLflow server -----------------------------------------------------------
@@ -133,24 +130,30 @@ def test_given_champion_alias_when_downloading_then_bundle_describes_and_serves_
     assert metadata["input"] == {"name": "features", "feature_names": list(FEATURE_NAMES), "fields": schema()}
     assert metadata["metrics"] == METRICS
     assert metadata["reference_profile"] == REFERENCE_PROFILE
-    assert metadata["parity"]["rows"] == PARITY_ROWS + 3  # the reference rows plus the input example
+    assert metadata["parity"]["rows"] == PARITY_ROWS
     assert metadata["parity"]["label_mismatches"] == 0
     assert metadata["parity"]["max_abs_prob_diff"] <= 1e-6
     assert result.parity.rows == metadata["parity"]["rows"]
+    assert metadata["monotone_features"] == list(train_cascade(0).monotone_features)
+    assert metadata["thresholds"] == {"t1": 0.5, "t2": 0.5}
+    assert metadata["class_formula"] == artifacts.CLASS_FORMULA
+    assert metadata["monotonicity"]["violations"] == {}
 
-    sklearn_model = mlflow.sklearn.load_model(str(_download_model_dir(mlflow_server, registered.source, tmp_path)))
+    cascade = artifacts.load_cascade(_download_run_dir(mlflow_server, versions[0].run_id, tmp_path))
     rows = np.random.default_rng(11).random((50, len(FEATURE_NAMES))).astype(np.float32) * 100
-    np.testing.assert_allclose(_onnx_probabilities(bundle.path, rows), sklearn_model.predict_proba(rows), atol=1e-5)
+    np.testing.assert_allclose(_onnx_probabilities(bundle.path, rows), cascade.probabilities(rows), atol=1e-5)
 
 
-def _download_model_dir(tracking_uri: str, source: str, tmp_path: Path) -> Path:
+def _download_run_dir(tracking_uri: str, run_id: str, tmp_path: Path) -> Path:
+    """The run's boosters and cascade.json, fetched independently of the downloader."""
     import mlflow.artifacts
 
     target = tmp_path / "independent"
-    target.mkdir()
-    return Path(
-        mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(target), tracking_uri=tracking_uri)
-    )
+    for name in (artifacts.BOOSTERS_DIR, artifacts.CASCADE_FILE):
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=name, dst_path=str(target), tracking_uri=tracking_uri
+        )
+    return target
 
 
 @pytest.mark.integration
@@ -259,8 +262,8 @@ def test_given_onnx_that_disagrees_when_downloading_then_refused_and_previous_bu
 ) -> None:
     download(Selection(NAME, version=1), tmp_path / "model", tracking_uri=mlflow_server)
     before = {path.name: path.read_bytes() for path in (tmp_path / "model").iterdir()}
-    impostor = conversion.to_onnx(train_pipeline(seed=42))
-    monkeypatch.setattr(conversion, "to_onnx", lambda pipeline: impostor)
+    impostor = conversion.to_onnx(train_cascade(seed=42))
+    monkeypatch.setattr(conversion, "to_onnx", lambda cascade: impostor)
 
     with pytest.raises(conversion.ConversionError, match="label mismatches"):
         download(Selection(NAME, version=2), tmp_path / "model", tracking_uri=mlflow_server)
@@ -292,7 +295,7 @@ def test_given_parity_rows_limit_when_downloading_then_only_that_many_reference_
     registry_env, mlflow_server, versions, tmp_path
 ) -> None:
     result = download(Selection(NAME, version=1), tmp_path / "model", tracking_uri=mlflow_server, parity_rows=1000)
-    assert result.parity.rows == 1003
+    assert result.parity.rows == 1000
 
 
 @pytest.mark.integration
@@ -305,14 +308,14 @@ def test_given_staged_bundle_failing_the_final_check_when_downloading_then_previ
     real_check = conversion.check_parity
     checks: list[int] = []
 
-    def second_check_fails(pipeline, onnx_bytes, rows, tolerance=conversion.MAX_ABS_PROB_DIFF):
+    def second_check_fails(cascade, onnx_bytes, rows, tolerance=conversion.MAX_ABS_PROB_DIFF):
         checks.append(len(rows))
-        parity = real_check(pipeline, onnx_bytes, rows, tolerance)
+        parity = real_check(cascade, onnx_bytes, rows, tolerance)
         return parity if len(checks) == 1 else conversion.Parity(parity.rows, 1.0, parity.rows)
 
     monkeypatch.setattr(conversion, "check_parity", second_check_fails)
     with pytest.raises(DownloadError, match="final check; the previous bundle is kept"):
         download(Selection(NAME, version=2), target, tracking_uri=mlflow_server)
-    assert checks == [PARITY_ROWS + 3, PARITY_ROWS + 3]
+    assert checks == [PARITY_ROWS, PARITY_ROWS]
     assert load_bundle(target).version == "1"
     assert [path.name for path in tmp_path.iterdir()] == ["model"]

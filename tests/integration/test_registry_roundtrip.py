@@ -1,27 +1,45 @@
-"""Build time end to end against a real ``mlflow server``: train, gate, register, download, verify.
+"""Build time end to end against a real ``mlflow server``: train, gate, register, download, verify, serve.
 
 The path a release takes: two trainings into one registry (the weaker must not take ``champion``),
-then ``model_downloader.py`` by alias, by version and ``latest``, each bundle verified, one tampered.
+then ``model_downloader.py`` by alias, by version and ``latest``, each bundle verified, one tampered;
+and the registered version served by MLflow's own ``mlflow models serve`` on the raw fields,
+answering what the Lambda answers from a bundle of the same version.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+import app
 from credit_score.build.training import synthetic
 from credit_score.build.training.train import TrainResult, train
 from credit_score.contract.bundle import MODEL_FILE, BundleError, load_bundle
-from tests.support.mlflow_server import mlflow_server_fixture, registry_env_fixture  # noqa: F401 - fixtures
+from tests.support.bundles import synthetic_records
+from tests.support.lambda_context import LambdaContext
+from tests.support.mlflow_server import (  # noqa: F401 - fixtures
+    NO_TELEMETRY,
+    free_port,
+    mlflow_server_fixture,
+    registry_env_fixture,
+)
 from tests.support.paths import ROOT
 
 NAME = "roundtrip-classifier"
-GOOD = {"forest__n_estimators": 20, "forest__max_depth": 8, "boosting__n_estimators": 30}
-WEAK = {"forest__n_estimators": 1, "forest__max_depth": 1, "boosting__n_estimators": 1, "boosting__max_depth": 1}
+GOOD = {"rounds": (60, 60), "booster_overrides": {"learning_rate": 0.1}}
+WEAK = {"rounds": (1, 1), "booster_overrides": {"max_depth": 1, "num_leaves": 2}}
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +47,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def trainings(mlflow_server: str) -> tuple[TrainResult, TrainResult]:
     rows: pd.DataFrame = synthetic.generate(3000, seed=5)
-    good = train(rows, model_name=NAME, tracking_uri=mlflow_server, classifier_params=GOOD)
-    weak = train(rows, model_name=NAME, tracking_uri=mlflow_server, classifier_params=WEAK)
+    good = train(rows, model_name=NAME, tracking_uri=mlflow_server, **GOOD)
+    weak = train(rows, model_name=NAME, tracking_uri=mlflow_server, **WEAK)
     return good, weak
 
 
@@ -102,3 +120,97 @@ def test_given_unknown_alias_when_downloading_then_exit_2_with_one_line(
     assert len(finished.stderr.strip().splitlines()) == 1
     assert "no-such-alias" in finished.stderr
     assert not (tmp_path / "model").exists()
+
+
+SERVE_TIMEOUT_SECONDS = 180.0
+PROBABILITY_COLUMNS = ("probability_Poor", "probability_Standard", "probability_Good")
+
+
+@pytest.fixture
+def served_model(mlflow_server: str, trainings: tuple[TrainResult, TrainResult], tmp_path: Path) -> Iterator[str]:
+    """``mlflow models serve`` on version 1, in a process that has neither this repository nor its src on the path."""
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{NAME}/1",
+        "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"  # MLflow runs uvicorn by name
+    env = {"PATH": path, "HOME": str(tmp_path), "MLFLOW_TRACKING_URI": mlflow_server}
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=env | NO_TELEMETRY, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + SERVE_TIMEOUT_SECONDS
+        while not _answers(f"{uri}/ping"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mlflow models serve did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield uri
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback http only
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _invocations(uri: str, payload: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(  # noqa: S310 - loopback http only
+        f"{uri}/invocations", json.dumps(payload).encode(), {"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback http only
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def _lambda_probabilities(bundle: Path, records: list[dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
+    monkeypatch.setenv("MODEL_DIR", str(bundle))
+    monkeypatch.setenv("CAPTURE_URI", str(bundle.parent / "capture"))
+    monkeypatch.setattr(app, "_service", None)
+    response = app.handler({"data": records}, LambdaContext("pyfunc-parity"))
+    body = json.loads(response["body"]) if isinstance(response.get("body"), str) else response
+    rows = [prediction["probabilities"] for prediction in body["predictions"]]
+    return np.asarray([[row[label] for label in ("Poor", "Standard", "Good")] for row in rows])
+
+
+def test_given_registered_version_when_served_by_mlflow_models_serve_then_same_probabilities_as_the_lambda(
+    served_model: str, mlflow_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = synthetic_records(40, seed=99)
+    assert download(mlflow_server, tmp_path / "model", "--version", "1").returncode == 0
+
+    status, served = _invocations(served_model, {"dataframe_records": records})
+
+    assert status == 200, served
+    answers = served["predictions"]
+    mlflow_probabilities = np.asarray([[answer[column] for column in PROBABILITY_COLUMNS] for answer in answers])
+    lambda_probabilities = _lambda_probabilities(tmp_path / "model", records, monkeypatch)
+    assert np.abs(mlflow_probabilities - lambda_probabilities).max() <= 1e-4
+    assert len({answer["label"] for answer in answers}) > 1, "the served model must follow the fields"
+
+
+def test_given_a_record_the_contract_refuses_when_served_by_mlflow_then_400_naming_the_field_never_the_value(
+    served_model: str,
+) -> None:
+    record = {**synthetic_records(1, seed=3)[0], "Interest_Rate": "5000"}
+
+    status, answer = _invocations(served_model, {"dataframe_records": [record]})
+
+    assert status == 400
+    assert "Interest_Rate" in answer["message"]
+    assert "5000" not in answer["message"]

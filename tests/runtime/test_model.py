@@ -35,6 +35,14 @@ def test_given_tiny_bundle_when_loaded_then_identity_from_metadata(tiny_bundle):
     assert model.labels == ("Poor", "Standard", "Good")
 
 
+def _threshold_rule(probabilities: np.ndarray, bundle_path) -> np.ndarray:
+    """The cascade's label rule from its probabilities: Poor if s1 < t1, else Good if s2 >= t2, else Standard."""
+    thresholds = json.loads((bundle_path / "metadata.json").read_text())["thresholds"]
+    s1 = 1.0 - probabilities[:, 0].astype(np.float64)
+    s2 = probabilities[:, 2] / s1
+    return np.where(s1 < thresholds["t1"], 0, np.where(s2 >= thresholds["t2"], 2, 1))
+
+
 def test_given_rows_when_predicted_then_codes_and_probabilities_aligned(tiny_bundle):  # noqa: F811
     parsed, matrix = encoded(300)
     prediction = Model.load(tiny_bundle).predict(matrix)
@@ -42,7 +50,7 @@ def test_given_rows_when_predicted_then_codes_and_probabilities_aligned(tiny_bun
     assert prediction.probabilities.shape == (300, 3)
     assert prediction.probabilities.dtype == np.float32
     np.testing.assert_allclose(prediction.probabilities.sum(axis=1), 1.0, atol=1e-5)
-    np.testing.assert_array_equal(prediction.codes, prediction.probabilities.argmax(axis=1))
+    np.testing.assert_array_equal(prediction.codes, _threshold_rule(prediction.probabilities, tiny_bundle))
     agreement = np.mean(prediction.codes == np.array([rule_label(values) for values in parsed]))
     assert agreement > 0.7, "the model must follow the features, not a constant"
     assert len(set(prediction.codes.tolist())) == 3

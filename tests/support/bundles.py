@@ -84,31 +84,26 @@ def rule_label(values: dict[str, float | str]) -> int:
 
 
 def train_onnx(matrix: np.ndarray, labels: np.ndarray, *, trees: int, depth: int, seed: int = 0) -> tuple[bytes, Any]:
-    """Fit Pipeline(median imputer, random forest) and convert it as the downloader does."""
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-
+    """Fit the monotone cascade (``trees`` rounds a booster, fixed thresholds); convert it as the downloader does."""
+    from credit_score.build.artifacts import Cascade
     from credit_score.build.conversion import to_onnx
+    from credit_score.build.training.cascade import MONOTONE_FEATURES, booster_params, fit_boosters
 
-    classifier = RandomForestClassifier(
-        n_estimators=trees, max_depth=depth, min_samples_leaf=3, class_weight="balanced_subsample", random_state=seed
-    )
-    pipeline = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)), ("rf", classifier)])
-    pipeline.fit(matrix, labels)
-    return to_onnx(pipeline), pipeline
+    depth = min(depth, 5)  # the explainer's tables bound the depth
+    params = booster_params(seed, max_depth=depth, num_leaves=2 ** min(depth, 4), min_data_in_leaf=5, learning_rate=0.3)
+    cascade = Cascade(fit_boosters(matrix, labels, params, (trees, trees)), (0.5, 0.5), MONOTONE_FEATURES)
+    return to_onnx(cascade), cascade
 
 
-def _parity(model_bytes: bytes, pipeline: Any, matrix: np.ndarray) -> dict[str, Any]:
+def _parity(model_bytes: bytes, cascade: Any, matrix: np.ndarray) -> dict[str, Any]:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     onnx_labels, onnx_probabilities = session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], {INPUT_NAME: matrix})
-    expected = pipeline.predict_proba(matrix)
     return {
         "rows": len(matrix),
-        "max_abs_prob_diff": float(np.abs(onnx_probabilities - expected).max()),
-        "label_mismatches": int((onnx_labels != pipeline.predict(matrix)).sum()),
+        "max_abs_prob_diff": float(np.abs(onnx_probabilities - cascade.probabilities(matrix)).max()),
+        "label_mismatches": int((onnx_labels != cascade.labels(matrix)).sum()),
     }
 
 
@@ -128,7 +123,7 @@ def write_model_bundle(
     """Train on already-parsed records and write a verified bundle with the full metadata contract."""
     matrix = features.encode(parsed)
     y = np.asarray(labels, dtype=np.int64)
-    model_bytes, pipeline = train_onnx(matrix, y, trees=trees, depth=depth, seed=seed)
+    model_bytes, cascade = train_onnx(matrix, y, trees=trees, depth=depth, seed=seed)
     now = datetime.now(UTC).isoformat()
     metadata = {
         "model": {
@@ -143,9 +138,11 @@ def write_model_bundle(
         "downloaded_at": now,
         "classes": classes_metadata(),
         "input": {"name": INPUT_NAME, "feature_names": list(features.FEATURE_NAMES), "fields": features.schema()},
-        "metrics": {"train_accuracy": float((pipeline.predict(matrix) == y).mean()), "rows": len(y)},
-        "reference_profile": reference_profile(matrix, pipeline.predict(matrix)),
-        "parity": _parity(model_bytes, pipeline, matrix[:200]),
+        "metrics": {"train_accuracy": float((cascade.labels(matrix) == y).mean()), "rows": len(y)},
+        "reference_profile": reference_profile(matrix, cascade.labels(matrix)),
+        "parity": _parity(model_bytes, cascade, matrix[:200]),
+        "monotone_features": list(cascade.monotone_features),
+        "thresholds": {"t1": cascade.thresholds[0], "t2": cascade.thresholds[1]},
     }
     return _write_bundle(target, model_bytes, metadata)
 
@@ -153,7 +150,7 @@ def write_model_bundle(
 def build_tiny_bundle(
     target: Path, *, name: str = "credit-score-classifier", version: str = "7", alias: str | None = "champion"
 ) -> Bundle:
-    """A 20-tree, depth-6 forest on 1,500 synthetic applicants: real ONNX, a few hundred KB."""
+    """A 20-round, depth-5 monotone cascade on 1,500 synthetic applicants: real ONNX, tens of KB."""
     parsed = []
     for record in synthetic_records(1_500, seed=7):
         values, problems = features.parse_record(record)
@@ -162,7 +159,7 @@ def build_tiny_bundle(
     labels = [rule_label(values) for values in parsed]
     assert {code for code, _ in CLASSES} == set(labels), "every class must be present"
     return write_model_bundle(
-        target, parsed, labels, name=name, version=version, alias=alias, trees=20, depth=6, source="synthetic"
+        target, parsed, labels, name=name, version=version, alias=alias, trees=20, depth=5, source="synthetic"
     )
 
 

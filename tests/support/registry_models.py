@@ -1,9 +1,9 @@
-"""Register a tiny model the way the training package does, so downloader tests need no training code.
+"""Register a tiny cascade the way the training package does, so downloader tests need no training run.
 
-The contract mirrored here: the sklearn Pipeline (imputer + classifier, classes coded 0/1/2) is
-saved with ``mlflow.sklearn.save_model`` (with an input example), uploaded as run artifacts under
-``model/``, registered with ``create_model_version(source=<run artifact uri>/model)`` and given an
-alias; the run also carries ``bundle/reference_profile.json``, ``bundle/metrics.json`` and
+The contract mirrored here is the run layout of ``credit_score.build.artifacts``: the two boosters
+and ``cascade.json`` at the run's root, the raw-field pyfunc under ``model/`` (registered with
+``create_model_version(source=<run artifact uri>/model)`` and given an alias), and
+``bundle/reference_profile.json``, ``bundle/metrics.json``, ``bundle/monotonicity.json`` and
 ``bundle/parity_sample.npy``.
 """
 
@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
 
+from credit_score.build import artifacts
+from credit_score.build.artifacts import Cascade, save_cascade
+from credit_score.build.training.cascade import MONOTONE_FEATURES, booster_params, fit_boosters
+from credit_score.build.training.pyfunc import save_pyfunc
 from credit_score.contract.fields import CATEGORICAL_FIELDS, FEATURE_NAMES, NUMERIC_FIELDS
+from tests.support.bundles import synthetic_records
 
 PARITY_ROWS = 1200
-# What skops must be told to trust to load a fitted forest; the registry is ours.
-TRUSTED_TYPES = ["numpy.dtype", "sklearn.tree._tree.Tree"]
+MONOTONICITY = {"rows": 1200, "checks": 14400, "violations": {}}
 REFERENCE_PROFILE = {"rows": 600, "numeric": {"Age": {"mean": 57.0, "quantiles": [14.0, 57.0, 100.0]}}}
 METRICS = {"macro_f1": 0.5, "weighted_roc_auc": 0.6}
 
@@ -52,20 +53,14 @@ def random_encoded_rows(rows: int, seed: int) -> np.ndarray:
     return matrix
 
 
-def train_pipeline(seed: int = 0, rows: int = 600, trees: int = 5) -> Pipeline:
-    """A small imputer + random forest whose classes are the codes 0, 1, 2."""
+def train_cascade(seed: int = 0, rows: int = 600, rounds: int = 5) -> Cascade:
+    """A small cascade whose labels follow Age (the first column) in thirds, with 10% redrawn at random."""
     features = random_encoded_rows(rows, seed)
-    # A learnable label: Age (the first column) split in thirds, with 10% of labels redrawn at random.
     rng = np.random.default_rng(seed)
     labels = np.digitize(np.nan_to_num(features[:, 0], nan=50.0), [40.0, 70.0])
     labels = np.where(rng.random(rows) < 0.1, rng.integers(0, 3, rows), labels)
-    pipeline = Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-            ("classify", RandomForestClassifier(n_estimators=trees, max_depth=6, random_state=seed)),
-        ]
-    )
-    return pipeline.fit(features, labels)
+    params = booster_params(seed, max_depth=3, num_leaves=8, min_data_in_leaf=10)
+    return Cascade(fit_boosters(features, labels, params, (rounds, rounds)), (0.5, 0.5), MONOTONE_FEATURES)
 
 
 def register_model(
@@ -83,7 +78,6 @@ def register_model(
     ``artifact_location`` matters for a sqlite registry (``Registry.artifact_location``); a server
     stores artifacts itself.
     """
-    import mlflow.sklearn
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -95,22 +89,22 @@ def register_model(
     )
     run = client.create_run(experiment_id)
     with tempfile.TemporaryDirectory() as scratch:
-        model_dir = Path(scratch) / "model"
-        mlflow.sklearn.save_model(
-            train_pipeline(seed),
-            str(model_dir),
-            input_example=random_encoded_rows(3, seed + 1),
-            pip_requirements=["scikit-learn"],  # skips the slow requirement inference
-            skops_trusted_types=TRUSTED_TYPES,
-        )
-        client.log_artifacts(run.info.run_id, str(model_dir), artifact_path="model")
-        bundle_dir = Path(scratch) / "bundle"
-        bundle_dir.mkdir()
-        (bundle_dir / "reference_profile.json").write_text(json.dumps(REFERENCE_PROFILE), encoding="utf-8")
-        (bundle_dir / "metrics.json").write_text(json.dumps(METRICS), encoding="utf-8")
+        folder = Path(scratch)
+        cascade_dir = save_cascade(train_cascade(seed), folder / "cascade")
+        client.log_artifacts(run.info.run_id, str(cascade_dir))
+        save_pyfunc(folder / "model", cascade_dir, synthetic_records(2, seed))
+        client.log_artifacts(run.info.run_id, str(folder / "model"), artifact_path=artifacts.MODEL_ARTIFACT)
+        (folder / artifacts.RUN_BUNDLE_DIR).mkdir()
+        for path, document in (
+            (artifacts.REFERENCE_PROFILE_FILE, REFERENCE_PROFILE),
+            (artifacts.METRICS_FILE, METRICS),
+            (artifacts.MONOTONICITY_FILE, MONOTONICITY),
+        ):
+            (folder / path).write_text(json.dumps(document), encoding="utf-8")
         if log_parity_sample:
-            np.save(bundle_dir / "parity_sample.npy", random_encoded_rows(parity_rows, seed + 2))
-        client.log_artifacts(run.info.run_id, str(bundle_dir), artifact_path="bundle")
+            np.save(folder / artifacts.PARITY_SAMPLE_FILE, random_encoded_rows(parity_rows, seed + 2))
+        bundle_dir = artifacts.RUN_BUNDLE_DIR
+        client.log_artifacts(run.info.run_id, str(folder / bundle_dir), artifact_path=bundle_dir)
     client.set_terminated(run.info.run_id)
     source = f"{run.info.artifact_uri}/model"
     if not client.search_registered_models(f"name = '{name}'"):

@@ -6,14 +6,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.metrics import brier_score_loss, f1_score, log_loss, roc_auc_score
 
 from credit_score.build.conversion import to_onnx
 from credit_score.build.training import synthetic
+from credit_score.build.training.cascade import fit_cascade
 from credit_score.build.training.cli import main
 from credit_score.build.training.data import to_dataset
-from credit_score.build.training.evaluate import classification_metrics, confusion, evaluate_bundle, weighted_roc_auc
-from credit_score.build.training.pipeline import build_pipeline
+from credit_score.build.training.evaluate import (
+    classification_metrics,
+    confusion,
+    evaluate_bundle,
+    expected_calibration_error,
+    weighted_roc_auc,
+)
 from credit_score.contract import fields as features
 from credit_score.contract.bundle import BundleError, classes_metadata, write_bundle
 
@@ -25,6 +31,9 @@ METRIC_NAMES = {
     "recall_Poor",
     "recall_Standard",
     "recall_Good",
+    "log_loss",
+    "brier",
+    "ece",
 }
 
 
@@ -74,6 +83,32 @@ def test_given_predictions_when_computing_metrics_then_flat_names_and_sklearn_va
     assert metrics["macro_f1"] == pytest.approx(f1_score(labels, predicted, average="macro"), abs=1e-6)
     assert metrics["recall_Good"] == pytest.approx((predicted[labels == 2] == 2).mean(), abs=1e-6)
     assert metrics["accuracy"] == pytest.approx((predicted == labels).mean(), abs=1e-6)
+    assert metrics["log_loss"] == pytest.approx(log_loss(labels, probabilities), abs=1e-6)
+    brier = sum(brier_score_loss(labels == code, probabilities[:, code]) for code in range(3))
+    assert metrics["brier"] == pytest.approx(brier, abs=1e-6)
+
+
+def test_given_served_labels_when_computing_metrics_then_they_replace_the_argmax() -> None:
+    labels, probabilities = random_scores(600, seed=4)
+    served = np.zeros_like(labels)  # a rule that always answers Poor
+
+    metrics = classification_metrics(labels, probabilities, served)
+
+    assert metrics["recall_Poor"] == 1.0
+    assert metrics["accuracy"] == pytest.approx((labels == 0).mean(), abs=1e-6)
+    assert metrics["weighted_roc_auc"] == classification_metrics(labels, probabilities)["weighted_roc_auc"]
+
+
+def test_given_calibrated_or_overconfident_scores_when_computing_ece_then_gap_measured() -> None:
+    rng = np.random.default_rng(5)
+    confidence = rng.uniform(0.4, 1.0, 20_000)
+    correct = rng.random(20_000) < confidence  # right exactly as often as claimed
+    probabilities = np.column_stack([confidence, (1 - confidence) / 2, (1 - confidence) / 2])
+    labels = np.where(correct, 0, 1)
+
+    assert expected_calibration_error(labels, probabilities) < 0.01
+    overconfident = np.column_stack([np.full(20_000, 0.99), np.full(20_000, 0.005), np.full(20_000, 0.005)])
+    assert expected_calibration_error(labels, overconfident) == pytest.approx(0.99 - correct.mean(), abs=1e-9)
 
 
 def test_given_predictions_when_building_confusion_then_true_rows_predicted_columns() -> None:
@@ -89,30 +124,31 @@ def raw_rows() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def bundle_and_pipeline(raw_rows: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+def bundle_and_cascade(raw_rows: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     dataset = to_dataset(raw_rows.head(1000))
-    pipeline = build_pipeline(seed=0, forest__n_estimators=15, boosting__n_estimators=10)
-    pipeline.fit(dataset.features, dataset.labels)
+    cascade = fit_cascade(dataset.features, dataset.labels, dataset.groups, seed=0, rounds=(20, 20))
     metadata = {
         "model": {"name": "credit-score-classifier", "version": "7"},
         "classes": classes_metadata(),
         "input": {"name": "features", "feature_names": list(features.FEATURE_NAMES), "fields": features.schema()},
     }
     target = tmp_path_factory.mktemp("bundle") / "model"
-    write_bundle(target, to_onnx(pipeline), metadata)
-    return target, pipeline
+    write_bundle(target, to_onnx(cascade), metadata)
+    return target, cascade
 
 
-def test_given_bundle_and_labelled_raw_rows_when_evaluating_then_onnx_scores_match_sklearn(
-    raw_rows: pd.DataFrame, bundle_and_pipeline: tuple[Path, object]
+def test_given_bundle_and_labelled_raw_rows_when_evaluating_then_onnx_scores_match_the_cascade(
+    raw_rows: pd.DataFrame, bundle_and_cascade: tuple[Path, object]
 ) -> None:
-    bundle, pipeline = bundle_and_pipeline
+    bundle, cascade = bundle_and_cascade
     unseen = raw_rows.tail(500)
 
     result = evaluate_bundle(bundle, unseen)
 
     dataset = to_dataset(unseen)
-    expected = classification_metrics(dataset.labels, pipeline.predict_proba(dataset.features))
+    expected = classification_metrics(
+        dataset.labels, cascade.probabilities(dataset.features), cascade.labels(dataset.features)
+    )
     assert set(result) >= METRIC_NAMES
     for name in METRIC_NAMES:
         assert result[name] == pytest.approx(expected[name], abs=1e-5), name
@@ -122,9 +158,9 @@ def test_given_bundle_and_labelled_raw_rows_when_evaluating_then_onnx_scores_mat
 
 
 def test_given_tampered_bundle_when_evaluating_then_refused(
-    raw_rows: pd.DataFrame, bundle_and_pipeline: tuple[Path, object], tmp_path: Path
+    raw_rows: pd.DataFrame, bundle_and_cascade: tuple[Path, object], tmp_path: Path
 ) -> None:
-    bundle, _ = bundle_and_pipeline
+    bundle, _ = bundle_and_cascade
     copy = tmp_path / "model"
     copy.mkdir()
     for name in ("metadata.json", "model.onnx"):
@@ -138,11 +174,11 @@ def test_given_tampered_bundle_when_evaluating_then_refused(
 
 def test_given_evaluate_command_when_run_then_metrics_json_on_stdout(
     raw_rows: pd.DataFrame,
-    bundle_and_pipeline: tuple[Path, object],
+    bundle_and_cascade: tuple[Path, object],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    bundle, _ = bundle_and_pipeline
+    bundle, _ = bundle_and_cascade
     data = tmp_path / "labelled.csv"
     raw_rows.tail(300).to_csv(data, index=False)
 

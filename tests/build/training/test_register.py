@@ -11,8 +11,8 @@ from credit_score.build.training import synthetic
 from credit_score.build.training.register import CHAMPION_ALIAS, current_champion
 from credit_score.build.training.train import train
 
-WEAK = {"forest__n_estimators": 1, "forest__max_depth": 1, "boosting__n_estimators": 1, "boosting__max_depth": 1}
-STRONG = {"forest__n_estimators": 25, "forest__max_depth": 8, "boosting__n_estimators": 20}
+WEAK = {"rounds": (1, 1), "booster_overrides": {"max_depth": 1, "num_leaves": 2}}
+STRONG = {"rounds": (60, 60), "booster_overrides": {"learning_rate": 0.1}}
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +36,9 @@ def test_given_no_registered_model_when_looking_up_champion_then_none(client: Ml
 def test_given_weaker_champion_when_new_version_beats_it_on_same_rows_then_alias_moves(
     client: MlflowClient, rows: pd.DataFrame
 ) -> None:
-    weak = train(rows, model_name="gate", classifier_params=WEAK)
+    weak = train(rows, model_name="gate", **WEAK)
 
-    strong = train(rows, model_name="gate", classifier_params=STRONG)
+    strong = train(rows, model_name="gate", **STRONG)
 
     assert strong.metrics["macro_f1"] > weak.metrics["macro_f1"]
     assert strong.became_champion
@@ -52,9 +52,9 @@ def test_given_weaker_champion_when_new_version_beats_it_on_same_rows_then_alias
 def test_given_stronger_champion_when_new_version_is_worse_then_champion_kept_and_decision_recorded(
     client: MlflowClient, rows: pd.DataFrame
 ) -> None:
-    strong = train(rows, model_name="gate", classifier_params=STRONG)
+    strong = train(rows, model_name="gate", **STRONG)
 
-    weak = train(rows, model_name="gate", classifier_params=WEAK)
+    weak = train(rows, model_name="gate", **WEAK)
 
     assert not weak.became_champion
     assert champion_of(client, "gate") == strong.version
@@ -67,9 +67,9 @@ def test_given_stronger_champion_when_new_version_is_worse_then_champion_kept_an
 def test_given_equal_quality_when_gating_then_champion_kept_because_it_must_be_beaten(
     client: MlflowClient, rows: pd.DataFrame
 ) -> None:
-    first = train(rows, model_name="gate", classifier_params=STRONG)
+    first = train(rows, model_name="gate", **STRONG)
 
-    again = train(rows, model_name="gate", classifier_params=STRONG)
+    again = train(rows, model_name="gate", **STRONG)
 
     assert again.metrics["macro_f1"] == first.metrics["macro_f1"]
     assert not again.became_champion
@@ -79,9 +79,9 @@ def test_given_equal_quality_when_gating_then_champion_kept_because_it_must_be_b
 def test_given_force_when_new_version_is_worse_then_alias_moves_anyway(
     client: MlflowClient, rows: pd.DataFrame
 ) -> None:
-    train(rows, model_name="gate", classifier_params=STRONG)
+    train(rows, model_name="gate", **STRONG)
 
-    forced = train(rows, model_name="gate", classifier_params=WEAK, force_champion=True)
+    forced = train(rows, model_name="gate", **WEAK, force_champion=True)
 
     assert forced.became_champion
     assert champion_of(client, "gate") == forced.version
@@ -95,8 +95,8 @@ def test_given_champion_that_cannot_be_loaded_when_gating_then_kept_unless_force
     broken = client.create_model_version("gate", source=(tmp_path / "no-such-model").as_uri())
     client.set_registered_model_alias("gate", CHAMPION_ALIAS, broken.version)
 
-    refused = train(rows, model_name="gate", classifier_params=STRONG)
-    forced = train(rows, model_name="gate", classifier_params=STRONG, force_champion=True)
+    refused = train(rows, model_name="gate", **STRONG)
+    forced = train(rows, model_name="gate", **STRONG, force_champion=True)
 
     assert not refused.became_champion
     assert "could not be scored" in refused.decision

@@ -37,9 +37,7 @@ def test_given_sqlite_tracking_uri_when_training_then_no_artifacts_land_in_the_w
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"
     (tmp_path / "store").mkdir()
 
-    result = train(
-        synthetic_rows=1200, model_name="sqlite-uri", tracking_uri=uri, classifier_params={"forest__n_estimators": 5}
-    )
+    result = train(synthetic_rows=1200, model_name="sqlite-uri", tracking_uri=uri, rounds=(5, 5))
 
     assert list(workdir.iterdir()) == []
     source = MlflowClient(uri, uri).get_model_version("sqlite-uri", result.version).source

@@ -82,7 +82,29 @@ def fit_boosters(
         lightgbm.Dataset(features[upper], (labels[upper] == 2).astype(np.int64), feature_name=names),
         rounds[1],
     )
-    return first, second
+    return float32_thresholds(first), float32_thresholds(second)
+
+
+def float32_thresholds(booster: Any) -> Any:
+    """The same booster with every split threshold rounded down to a float32 value.
+
+    ONNX tree ensembles hold float32 thresholds; a double threshold rounded *up* would send an
+    input equal to the rounded value the other way (seen on real rows: a margin off by 0.3). For
+    float32 inputs, which is all the encoding produces, ``x <= t`` and ``x <= floor32(t)`` agree,
+    so LightGBM's answers do not change and the converted graph becomes exact.
+    """
+    import lightgbm
+
+    # tree_sizes holds each tree's byte length, which the rewrite changes; LightGBM parses without it.
+    lines = [line for line in booster.model_to_string().split("\n") if not line.startswith("tree_sizes=")]
+    for index, line in enumerate(lines):
+        if line.startswith("threshold="):
+            exact = np.asarray(line.removeprefix("threshold=").split(" "), dtype=np.float64)
+            rounded = exact.astype(np.float32)
+            above = rounded.astype(np.float64) > exact
+            rounded[above] = np.nextafter(rounded[above], np.float32(-np.inf))
+            lines[index] = "threshold=" + " ".join(repr(float(value)) for value in rounded)
+    return lightgbm.Booster(model_str="\n".join(lines))
 
 
 def macro_f1(labels: np.ndarray, predicted: np.ndarray) -> float:

@@ -41,7 +41,9 @@ class CascadeModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         self.cascade = load_cascade(context.artifacts[CASCADE_ARTIFACT])
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    # No type hints on the inputs: MLflow would derive a signature from them instead of the saved one.
+    def predict(self, context, model_input, params=None):
+        """The label, code and class probabilities of each record; refuses the call on any field problem."""
         import pandas as pd
 
         records = model_input.to_dict(orient="records") if hasattr(model_input, "to_dict") else list(model_input)
