@@ -31,7 +31,10 @@ CASCADE_ARTIFACT = "cascade"
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"probability_{label}" for _, label in CLASSES)
 MAX_LISTED_PROBLEMS = 20
 # Only what the pyfunc imports travels with it: the contract, the artifact layout and this module.
-SHIPPED_MODULES = ("__init__.py", "contract", "build/__init__.py", "build/artifacts.py")
+SHIPPED_MODULES = ("contract", "build/__init__.py", "build/artifacts.py")
+# Not a copy of the package's empty __init__.py: an empty file is uploaded with chunked encoding, which
+# some artifact proxies cannot forward.
+PACKAGE_DOC = '"""credit_score, reduced to what the registered pyfunc imports."""\n'
 SHIPPED_TRAINING = ("__init__.py", "pyfunc.py")
 
 
@@ -82,6 +85,8 @@ def _stage_code(target: Path) -> Path:
     """A copy of the ``credit_score`` package reduced to what the pyfunc imports; returns its folder."""
     source = Path(__file__).resolve().parents[2]
     package = target / "credit_score"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(PACKAGE_DOC, encoding="utf-8")
     for name in SHIPPED_MODULES:
         origin, destination = source / name, package / name
         destination.parent.mkdir(parents=True, exist_ok=True)
