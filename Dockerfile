@@ -24,9 +24,14 @@ ARG LAMBDA_BASE_IMAGE=public.ecr.aws/lambda/python:3.12
 # registry: download with model_downloader.py in the build; local: copy the model/ folder of the context.
 ARG MODEL_SOURCE=registry
 
-# Build-time tooling (mlflow, scikit-learn, skl2onnx): never part of the final image.
+# Build-time tooling (mlflow, LightGBM, onnxmltools, shap): never part of the final image.
 FROM ${LAMBDA_BASE_IMAGE} AS build-tools
 WORKDIR /build
+# LightGBM's wheel needs the system OpenMP library; the Amazon Linux 2023 base has dnf but no libgomp.
+# hadolint ignore=DL3041
+RUN if [ ! -e /usr/lib64/libgomp.so.1 ] && [ ! -e /usr/lib/x86_64-linux-gnu/libgomp.so.1 ] && [ ! -e /usr/lib/aarch64-linux-gnu/libgomp.so.1 ]; then \
+        dnf install -y libgomp && dnf clean all; \
+    fi
 COPY requirements.txt requirements-build.txt ./
 RUN python3 -m pip install --no-cache-dir --disable-pip-version-check -r requirements-build.txt
 COPY src/ src/

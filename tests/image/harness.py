@@ -2,7 +2,7 @@
 
 The stand-in base (``tests/image/standin/``) replaces ``public.ecr.aws/lambda/python``, which CI
 cannot pull: a Debian root file system made by ``debootstrap`` from this machine's apt mirror,
-imported once and kept (``credit-score-standin-rootfs:<suite>``), then Debian's Python, AWS's
+imported once and kept (``credit-score-standin-rootfs:<suite>-<packages hash>``), then Debian's Python, AWS's
 ``awslambdaric`` from PyPI and the AWS base's layout. Only that base build gets the host network
 and this machine's extra CA certificates; the image under test is built from the repository's
 Dockerfile with ``MODEL_SOURCE`` and nothing else added.
@@ -10,6 +10,7 @@ Dockerfile with ``MODEL_SOURCE`` and nothing else added.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -78,17 +79,23 @@ def _checked(command: list[str]) -> None:
         raise RuntimeError(f"{' '.join(command[:2])} failed (exit {completed.returncode}): " + " | ".join(tail))
 
 
+# Python for the runtime client; libgomp1 as the AWS base has it after the Dockerfile's build-tools step
+# (LightGBM's wheel links the system OpenMP library).
+ROOTFS_PACKAGES = ("python3", "python3-venv", "ca-certificates", "libgomp1")
+
+
 def build_rootfs(engine: Engine) -> str:
     """A Debian root file system with Python as an image, made once per machine with debootstrap."""
     mirror, suite = apt_mirror()
-    reference = f"credit-score-standin-rootfs:{suite}"
+    packages = ",".join(ROOTFS_PACKAGES)
+    reference = f"credit-score-standin-rootfs:{suite}-{hashlib.sha256(packages.encode()).hexdigest()[:8]}"
     if _image_exists(engine, reference):
         return reference
     if shutil.which("debootstrap") is None:
         _checked(["apt-get", "install", "-y", "-qq", "debootstrap"])
     with tempfile.TemporaryDirectory(prefix="standin-rootfs-", dir="/var/tmp") as work:
         rootfs = Path(work) / "rootfs"
-        command = ["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates"]
+        command = ["debootstrap", "--variant=minbase", f"--include={packages}"]
         _checked([*command, suite, str(rootfs), mirror])
         for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
             for entry in (rootfs / cache).glob("*"):
