@@ -1,0 +1,266 @@
+"""Exact reason codes at run time: path-dependent TreeSHAP of the cascade, evaluated from tables.
+
+The tables (``explainer.npz``, built and checked against ``shap.TreeExplainer`` by
+:mod:`credit_score.build.explainer`, which explains the algebra) hold, for every leaf of both boosters,
+the interval ``(lo, hi]`` of each distinct path feature and one Shapley table ``Ψ`` of ``2^d`` numbers.
+Explaining a row is then a handful of numpy operations over (leaves by path features): which features
+are hot, one gather from ``Ψ`` and one multiply per entry, one ``bincount`` into the 21 fields (a
+category's one-hot columns add up into its field). The same pass yields the booster's raw score (the
+sum of the leaves the row reaches), so contributions + base value = margin holds by construction.
+
+A reason's direction is the model's own response. For a field under a monotone constraint it is the
+constraint's sign. Otherwise the field is moved, everything else fixed, to the deciles of its
+training values and the explained margin recomputed (only the leaves whose paths test the field
+change): a number is ``too_high`` when the values below it gain more in total than those above it,
+``too_low`` otherwise; a category lists the categories that would score better.
+numpy only: this module runs in the Lambda image.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from credit_score.contract.fields import CATEGORICAL_FIELDS, FEATURE_NAMES, FIELD_NAMES, FIELDS
+from credit_score.contract.reasons import (
+    MARGIN_NAMES,
+    REASON_COUNT,
+    TOO_HIGH,
+    TOO_LOW,
+    UNFAVOURABLE,
+    reason_for,
+)
+
+FORMAT_VERSION = 1
+EXPLAINER_FILE = "explainer.npz"
+_FIELD_COUNT = len(FIELD_NAMES)
+_GATHER_BYTES = np.int64(0x0102040810204080)  # byte k's low bit lands on bit 56 + k (products wrap mod 2^64)
+
+
+class ExplainerError(ValueError):
+    """The tables are unreadable or were built for another encoding."""
+
+
+def column_fields() -> np.ndarray:
+    """The field index (in FIELD_NAMES order) of each of the 47 encoded columns."""
+    index = {name: i for i, name in enumerate(FIELD_NAMES)}
+    return np.array([index[column.split("=", 1)[0]] for column in FEATURE_NAMES], dtype=np.intp)
+
+
+@dataclass(frozen=True, slots=True)
+class Contributions:
+    """Per row: ``fields`` (n, 21) contributions, ``base_value`` (n,) and the explained ``margin`` (n,)."""
+
+    fields: np.ndarray
+    base_value: np.ndarray
+    margin: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldProbe:
+    """What moving one field to each probe value does to the leaves whose paths test that field.
+
+    ``inside[k, u]`` says whether probe ``k`` satisfies every split on the field along leaf ``u``'s
+    path: fixed per probe, so it is computed once at load; per row only the other features' state
+    (the hot-feature pattern) is needed.
+    """
+
+    leaves: np.ndarray
+    mask: np.ndarray  # bits of the field's slots in each leaf
+    full: np.ndarray
+    value: np.ndarray
+    inside: np.ndarray  # (probes, leaves) float 0/1
+
+
+class _Booster:
+    """The tables of one booster and the vectorised evaluation over them."""
+
+    def __init__(self, arrays: Any, prefix: str, probes: dict[int, np.ndarray]) -> None:
+        def get(name: str) -> np.ndarray:
+            return arrays[prefix + name]
+
+        self.value = get("value")
+        self.column = get("column").astype(np.intp)
+        self.field = get("field").astype(np.intp)
+        self.lo, self.hi = _float32_bounds(get("lo")), _float32_bounds(get("hi"))
+        self.nan_hot, self.zero_missing = get("nan_hot"), get("zero_missing")
+        self.hot_coef, self.cold_coef = get("hot_coef"), get("cold_coef")
+        self.full = get("full").astype(np.int64)
+        psi = get("psi")  # (leaves, 2^width): one row per leaf, so a leaf's block starts at leaf << width
+        self.psi = psi.ravel()
+        self.base = float(get("base"))
+        self.monotone = get("monotone").astype(np.int8)
+        self.width = self.column.shape[1]
+        if self.width > 8:
+            raise ExplainerError("explainer tables support at most 8 distinct features per leaf path")
+        self.bits = 1 << np.arange(self.width)
+        self.clear_own_bit = ~self.bits
+        self.start = np.arange(len(self.value), dtype=np.int64) << self.width
+        self.any_zero_missing = bool(self.zero_missing.any())
+        self._fields_flat = self.field.ravel()
+        self.probes = [self._field_probe(i, probes[i]) for i in range(_FIELD_COUNT)]
+
+    def _field_probe(self, field_index: int, alternatives: np.ndarray) -> _FieldProbe:
+        """``alternatives`` (probes, columns of the field): the values the field is moved to."""
+        real = self.cold_coef != 0  # padding slots have no coefficient
+        leaf, slot = np.nonzero((self.field == field_index) & real)
+        first = FEATURE_NAMES.index(_first_column(FIELD_NAMES[field_index]))
+        bit = self.bits[slot]
+        starts = np.flatnonzero(np.r_[True, leaf[1:] != leaf[:-1]]) if len(leaf) else np.zeros(0, dtype=np.intp)
+        groups = leaf[starts]
+        mask = np.add.reduceat(bit, starts) if len(leaf) else np.zeros(0, dtype=np.int64)
+        values = alternatives[:, self.column[leaf, slot] - first]
+        hot = (values > self.lo[leaf, slot]) & (values <= self.hi[leaf, slot])
+        bits = np.add.reduceat(hot * bit, starts, axis=1) if len(leaf) else np.zeros((len(alternatives), 0))
+        inside = bits == mask
+        return _FieldProbe(groups, mask, self.full[groups], self.value[groups], inside.astype(np.float64))
+
+    def hot(self, row: np.ndarray) -> np.ndarray:
+        """(leaves, slots) bool: the row satisfies every split of the slot's feature on the leaf's path."""
+        values = row[self.column]
+        hot = (values > self.lo) & (values <= self.hi)
+        if self.any_zero_missing or np.isnan(values).any():
+            missing = np.isnan(values) | (self.zero_missing & (np.abs(values) <= 1e-35))
+            hot = np.where(missing, self.nan_hot, hot)
+        return hot
+
+    def explain(self, row: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        """Field contributions (21,), raw score and hot-feature pattern (leaves,) of one float32 ``row``.
+
+        The pattern packs each leaf's hot flags into one integer: the flags are laid out as the bytes of
+        a uint64, and one multiplication gathers those bytes' low bits into the top byte.
+        """
+        hot = self.hot(row)
+        flags = np.zeros((len(self.value), 8), dtype=bool)
+        flags[:, : self.width] = hot
+        pattern = ((flags.view(np.int64)[:, 0] * _GATHER_BYTES) >> 56) & 0xFF
+        index = (self.start + pattern)[:, None] & self.clear_own_bit
+        values = self.psi[index] * np.where(hot, self.hot_coef, self.cold_coef)
+        margin = float(self.value[pattern == self.full].sum())
+        return np.bincount(self._fields_flat, values.ravel(), _FIELD_COUNT), margin, pattern
+
+    def margin_gains(self, field_index: int, pattern: np.ndarray) -> np.ndarray:
+        """Change of the raw score when the field alone takes each of its probe values."""
+        probe = self.probes[field_index]
+        current = pattern[probe.leaves]
+        others = ((current | probe.mask) == probe.full) * probe.value
+        reached = ((current == probe.full) * probe.value).sum()
+        return (probe.inside * others).sum(axis=1) - reached
+
+
+def _float32_bounds(bounds: np.ndarray) -> np.ndarray:
+    """The largest float32 at or below each float64 bound: for a float32 ``x``, ``x <= b`` exactly when
+    ``x <= f(b)`` and ``x > b`` exactly when ``x > f(b)``, so comparing in float32 keeps LightGBM's rule."""
+    nearest = bounds.astype(np.float32)
+    above = nearest.astype(np.float64) > bounds
+    nearest[above] = np.nextafter(nearest[above], np.float32(-np.inf))
+    return nearest
+
+
+def _first_column(field_name: str) -> str:
+    for category in CATEGORICAL_FIELDS:
+        if category.name == field_name:
+            return f"{field_name}={category.levels[0]}"
+    return field_name
+
+
+class Explainer:
+    """Exact contributions and reason codes of both cascade margins; safe to share across invocations."""
+
+    def __init__(self, arrays: Any) -> None:
+        if int(arrays["format_version"]) != FORMAT_VERSION:
+            raise ExplainerError(f"explainer tables must be format {FORMAT_VERSION}")
+        if tuple(arrays["feature_names"].tolist()) != FEATURE_NAMES:
+            raise ExplainerError("explainer tables were built for a different feature encoding")
+        if tuple(arrays["margin_names"].tolist()) != MARGIN_NAMES:
+            raise ExplainerError(f"explainer tables must explain {', '.join(MARGIN_NAMES)}")
+        self._deciles = {i: arrays[f"deciles_{i}"] for i, f in enumerate(FIELDS) if f.is_numeric}
+        probes = {i: self._deciles[i][:, None] if f.is_numeric else np.eye(len(f.levels)) for i, f in enumerate(FIELDS)}
+        self.boosters = tuple(_Booster(arrays, f"b{i}_", probes) for i in range(len(MARGIN_NAMES)))
+        self._first = {i: FEATURE_NAMES.index(_first_column(f.name)) for i, f in enumerate(FIELDS)}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Explainer:
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                return cls({key: arrays[key] for key in arrays.files})
+        except (OSError, ValueError, KeyError) as error:
+            raise ExplainerError(f"unreadable {EXPLAINER_FILE}: {type(error).__name__}") from None
+
+    def base_value(self, margin_index: int) -> float:
+        return self.boosters[margin_index].base
+
+    def contributions(self, matrix: np.ndarray, margins: np.ndarray) -> Contributions:
+        """Exact field contributions of ``matrix`` rows to the margin each row's ``margins`` entry names."""
+        return self.explain(matrix, margins)[0]
+
+    def explain(self, matrix: np.ndarray, margins: np.ndarray) -> tuple[Contributions, list[np.ndarray]]:
+        """Contributions, and each row's hot-feature pattern (for :meth:`reasons`).
+
+        One row at a time: the per-row temporaries (leaves by slots) then stay in cache, which measured
+        faster than stacking rows into one larger numpy pass.
+        """
+        rows = np.asarray(matrix, dtype=np.float32)
+        count = len(rows)
+        fields = np.zeros((count, _FIELD_COUNT))
+        margin = np.zeros(count)
+        base = np.zeros(count)
+        patterns: list[np.ndarray] = []
+        boosters = self.boosters
+        for row, index in zip(rows, margins.tolist(), strict=True):
+            booster = boosters[index]
+            i = len(patterns)
+            fields[i], margin[i], pattern = booster.explain(row)
+            base[i] = booster.base
+            patterns.append(pattern)
+        return Contributions(fields, base, margin), patterns
+
+    def reasons(self, row: np.ndarray, margin_index: int, fields: np.ndarray, pattern: np.ndarray) -> list[Reason]:
+        """The (at most) four fields that lowered the explained margin most, each with its direction."""
+        booster = self.boosters[margin_index]
+        order = np.argsort(fields, kind="stable")[:REASON_COUNT]
+        out = []
+        for field_index in order.tolist():
+            if fields[field_index] >= 0:
+                break
+            out.append(self._reason(booster, field_index, row, pattern))
+        return out
+
+    def _reason(self, booster: _Booster, field_index: int, row: np.ndarray, pattern: np.ndarray) -> Reason:
+        f = FIELDS[field_index]
+        first = self._first[field_index]
+        if f.is_numeric:
+            sign = int(booster.monotone[first])
+            if sign:
+                direction = TOO_HIGH if sign < 0 else TOO_LOW
+            else:
+                deciles = self._deciles[field_index]
+                gains = booster.margin_gains(field_index, pattern)
+                value = row[first]
+                up, down = gains[deciles > value].sum(), gains[deciles < value].sum()
+                direction = TOO_LOW if up > down else TOO_HIGH
+            return Reason(field_index, direction, ())
+        gains = booster.margin_gains(field_index, pattern)
+        better = tuple(level for level, gain in zip(f.levels, gains.tolist(), strict=True) if gain > 0)
+        return Reason(field_index, UNFAVOURABLE, better)
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One reason of one answer: which field, which way, and for a category which categories would help."""
+
+    field_index: int
+    direction: str
+    better: tuple[str, ...]
+
+    def to_dict(self, language: str) -> dict[str, Any]:
+        name = FIELD_NAMES[self.field_index]
+        entry = reason_for(name, self.direction)
+        answer: dict[str, Any] = {"code": entry.code, "field": name, "direction": self.direction}
+        if self.direction == UNFAVOURABLE:
+            answer["better"] = list(self.better)
+        answer["text"] = entry.text[language]
+        return answer
