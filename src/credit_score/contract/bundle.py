@@ -1,6 +1,7 @@
 """The model bundle: the contract between build time (downloader) and run time (handler).
 
-A bundle is a folder holding ``model.onnx`` and ``metadata.json``. The metadata names the
+A bundle is a folder holding ``model.onnx``, optionally ``explainer.npz`` (the reason-code tables),
+and ``metadata.json``. The metadata names the
 registered model, the class codes, the feature schema it was trained on and the sha256 of
 every other file. Writing is atomic (temporary sibling folder, verify, rename), so a crashed
 build never leaves a half-written bundle behind; reading refuses any bundle whose files do
@@ -25,6 +26,7 @@ from credit_score.contract.fields import FEATURE_NAMES
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.onnx"
+EXPLAINER_FILE = "explainer.npz"  # the reason-code tables (runtime.explainer); optional, verified like the model
 METADATA_FILE = "metadata.json"
 INPUT_NAME = "features"
 LABEL_OUTPUT = "label"
@@ -44,6 +46,10 @@ class Bundle:
     @property
     def model_path(self) -> Path:
         return self.path / MODEL_FILE
+
+    def has_file(self, name: str) -> bool:
+        """Whether the bundle ships ``name`` (every listed file was hash-checked at load)."""
+        return name in self.metadata["files"]
 
     @property
     def name(self) -> str:
@@ -114,8 +120,10 @@ def write_bundle(
     model_bytes: bytes,
     metadata: Mapping[str, Any],
     verify: Callable[[Bundle], None] | None = None,
+    extra_files: Mapping[str, bytes] | None = None,
 ) -> Bundle:
-    """Write ``model_bytes`` and ``metadata`` (without ``files``) as a verified bundle at ``target``.
+    """Write ``model_bytes``, ``extra_files`` (name -> bytes, e.g. :data:`EXPLAINER_FILE`) and ``metadata``
+    (without ``files``) as a verified bundle at ``target``; every file's sha256 goes into ``files``.
 
     ``verify`` runs on the staged bundle as it lies on disk; if it raises, nothing is swapped in.
     An existing bundle at ``target`` is replaced only after the new one has passed.
@@ -124,12 +132,15 @@ def write_bundle(
     target_path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target_path.name}-", dir=target_path.parent))
     try:
-        (staging / MODEL_FILE).write_bytes(model_bytes)
+        contents = {MODEL_FILE: model_bytes, **(extra_files or {})}
         document = dict(metadata)
         document["format_version"] = FORMAT_VERSION
-        document["files"] = {
-            MODEL_FILE: {"sha256": sha256_file(staging / MODEL_FILE), "bytes": len(model_bytes)},
-        }
+        document["files"] = {}
+        for name, data in contents.items():
+            if Path(name).name != name or name == METADATA_FILE:
+                raise BundleError(f"bundle file names must be plain and not {METADATA_FILE}: {name}")
+            (staging / name).write_bytes(data)
+            document["files"][name] = {"sha256": sha256_file(staging / name), "bytes": len(data)}
         (staging / METADATA_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         staged = load_bundle(staging)
         if verify is not None:

@@ -3,9 +3,10 @@ and how a capture location is written. ``runtime.capture`` writes it; ``monitori
 
 Record: one JSON object per prediction with the fields of :data:`RECORD_FIELDS` (``request_id`` the
 server's id of the invocation, ``correlation_id`` the event source's own id when it had a safe one,
-else ``null``; ``input`` the normalised 21 fields, ``probabilities`` by label). A record that could
-not be stored is logged as a ``capture_fallback`` line carrying it under ``record``; readers accept
-both forms.
+else ``null``; ``input`` the normalised 21 fields, ``probabilities`` by label, ``reasons`` the
+answer's reason codes in order, ``null`` when it was not explained). A record that could not be
+stored is logged as a ``capture_fallback`` line carrying it under ``record``; readers accept both
+forms.
 
 Key: ``model=NAME/version=V/year=YYYY/month=MM/day=DD/hour=HH/<UTC timestamp>-<object id>.jsonl``
 (Hive partitions, for Athena's partition projection), below the location's prefix. Every part is the
@@ -37,6 +38,7 @@ INPUT = "input"
 PREDICTION = "prediction"
 LABEL = "label"
 PROBABILITIES = "probabilities"
+REASONS = "reasons"  # the answer's reason codes, in order; present when the answer was explained
 RECORD_FIELDS = (
     REQUEST_ID,
     CORRELATION_ID,
@@ -49,6 +51,7 @@ RECORD_FIELDS = (
     PREDICTION,
     LABEL,
     PROBABILITIES,
+    REASONS,
 )
 FALLBACK_MESSAGE = "capture_fallback"
 FALLBACK_RECORD = "record"
@@ -129,6 +132,7 @@ def capture_record(
     prediction: int,
     label: str,
     probabilities: Mapping[str, float],
+    reasons: list[str] | None = None,
 ) -> dict[str, Any]:
     """One captured prediction, with the fields in :data:`RECORD_FIELDS` order."""
     return {
@@ -143,4 +147,5 @@ def capture_record(
         PREDICTION: prediction,
         LABEL: label,
         PROBABILITIES: probabilities,
+        REASONS: reasons,
     }

@@ -235,12 +235,13 @@ def capture_records(
     source: str,
     when: datetime,
     correlation_id: str | None = None,
+    reasons: Sequence[list[str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One record per prediction: ids, time, model, normalised input, prediction and probabilities."""
+    """One record per prediction: ids, time, model, normalised input, prediction, probabilities, reasons."""
     timestamp = when.isoformat().replace("+00:00", "Z")
     records = []
-    for inputs, code, probabilities in zip(
-        batch.records(), prediction.codes.tolist(), prediction.probabilities.tolist(), strict=True
+    for index, (inputs, code, probabilities) in enumerate(
+        zip(batch.records(), prediction.codes.tolist(), prediction.probabilities.tolist(), strict=True)
     ):
         records.append(
             capture_record(
@@ -255,6 +256,7 @@ def capture_records(
                 prediction=code,
                 label=labels[code],
                 probabilities=dict(zip(labels, probabilities, strict=True)),
+                reasons=None if reasons is None else reasons[index],
             )
         )
     return records

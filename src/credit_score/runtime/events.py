@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import unquote_plus
 
 from credit_score.contract.capture import OBJECT_ID
 from credit_score.runtime.errors import BadRequest, PayloadTooLarge, UnsupportedEvent
@@ -55,12 +56,17 @@ _REASONS = {
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """What the service needs from an invocation: ``body`` is JSON text/bytes when ``raw``, else the payload."""
+    """What the service needs from an invocation: ``body`` is JSON text/bytes when ``raw``, else the payload.
+
+    ``query`` (first value of each query parameter) and ``accept_language`` carry the answer's options.
+    """
 
     method: str
     path: str
     body: Any
     raw: bool
+    query: Mapping[str, str] | None = None
+    accept_language: str | None = None
 
 
 def correlation_id(candidate: Any) -> str | None:
@@ -153,10 +159,31 @@ class _Http(Source):
     def correlation_id(self) -> str | None:
         return correlation_id(_context_of(self.event).get("requestId"))
 
+    def _query(self) -> Mapping[str, str] | None:
+        """Query parameters, first value of each; both API Gateway payload formats and ALB's modes."""
+        single = self.event.get("queryStringParameters")
+        multi = self.event.get("multiValueQueryStringParameters")
+        if isinstance(multi, dict) and multi:
+            return {k: v[0] for k, v in multi.items() if isinstance(v, list) and v and type(v[0]) is str}
+        if isinstance(single, dict) and single:
+            return {k: v for k, v in single.items() if type(v) is str}
+        return None
+
+    def _header(self, name: str) -> str | None:
+        """A header's (first) value, whatever case the source spells its name in."""
+        multi = self.event.get("multiValueHeaders")
+        for headers, listed in ((self._headers(), False), (multi if isinstance(multi, dict) else {}, True)):
+            for key, value in headers.items():
+                if type(key) is str and key.lower() == name:
+                    value = value[0] if listed and isinstance(value, list) and value else value
+                    if type(value) is str:
+                        return value
+        return None
+
     def request(self, max_body_bytes: int) -> Request:
         method = self._method()
         body = _body(self.event, max_body_bytes) if method == "POST" else ""
-        return Request(method, self._path(), body, True)
+        return Request(method, self._path(), body, True, self._query(), self._header("accept-language"))
 
 
 class Alb(_Http):
@@ -168,6 +195,11 @@ class Alb(_Http):
 
     def _multi_value(self) -> bool:
         return isinstance(self.event.get("multiValueHeaders"), dict)
+
+    def _query(self) -> Mapping[str, str] | None:
+        """ALB passes query parameters as sent, percent-encoded."""
+        query = super()._query()
+        return {unquote_plus(k): unquote_plus(v) for k, v in query.items()} if query else None
 
     def correlation_id(self) -> str | None:
         if self._multi_value():
@@ -265,7 +297,8 @@ class _Lattice(_Http):
         if method == "POST":
             event = {"body": self.event.get("body"), "isBase64Encoded": self.event.get(self._base64_key)}
             body = _body(event, max_body_bytes)
-        return Request(method, self._path(), body, True)
+        language = _first(self._headers().get("accept-language"))
+        return Request(method, self._path(), body, True, self._query(), language if type(language) is str else None)
 
     def envelope(self, status: int, body: str, headers: dict[str, str]) -> dict[str, Any]:
         return {

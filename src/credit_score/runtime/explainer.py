@@ -35,7 +35,6 @@ from credit_score.contract.reasons import (
 )
 
 FORMAT_VERSION = 1
-EXPLAINER_FILE = "explainer.npz"
 _FIELD_COUNT = len(FIELD_NAMES)
 _GATHER_BYTES = np.int64(0x0102040810204080)  # byte k's low bit lands on bit 56 + k (products wrap mod 2^64)
 
@@ -188,7 +187,7 @@ class Explainer:
             with np.load(path, allow_pickle=False) as arrays:
                 return cls({key: arrays[key] for key in arrays.files})
         except (OSError, ValueError, KeyError) as error:
-            raise ExplainerError(f"unreadable {EXPLAINER_FILE}: {type(error).__name__}") from None
+            raise ExplainerError(f"unreadable explainer tables: {type(error).__name__}") from None
 
     def base_value(self, margin_index: int) -> float:
         return self.boosters[margin_index].base

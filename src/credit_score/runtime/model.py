@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from credit_score.contract.bundle import (
+    EXPLAINER_FILE,
     INPUT_NAME,
     LABEL_OUTPUT,
     MODEL_FILE,
@@ -29,6 +30,7 @@ from credit_score.contract.bundle import (
 )
 from credit_score.contract.fields import FEATURE_NAMES
 from credit_score.runtime.errors import ModelUnavailable
+from credit_score.runtime.explainer import Explainer, ExplainerError
 
 PARALLEL_MIN_ROWS = 128  # below this, slicing a batch costs more than it saves
 
@@ -50,8 +52,9 @@ def available_cores() -> int:
 class Model:
     """One ONNX Runtime session over a verified bundle; safe to share across invocations."""
 
-    def __init__(self, bundle: Bundle, session: object, threads: int = 1) -> None:
+    def __init__(self, bundle: Bundle, session: object, threads: int = 1, explainer: Explainer | None = None) -> None:
         self.bundle = bundle
+        self.explainer = explainer  # None for a bundle without reason-code tables: answers carry no reasons
         self.name = bundle.name
         self.version = bundle.version
         self.alias = bundle.alias
@@ -76,7 +79,13 @@ class Model:
         except Exception as error:  # onnxruntime raises its own exception types for corrupt models
             raise ModelUnavailable(f"ONNX Runtime cannot load {MODEL_FILE}: {type(error).__name__}") from None
         _check_signature(session)
-        return cls(bundle, session, threads or available_cores())
+        explainer = None
+        if bundle.has_file(EXPLAINER_FILE):
+            try:
+                explainer = Explainer.load(bundle.path / EXPLAINER_FILE)
+            except ExplainerError as error:
+                raise ModelUnavailable(f"{EXPLAINER_FILE}: {error}") from None
+        return cls(bundle, session, threads or available_cores(), explainer)
 
     def predict(self, matrix: np.ndarray) -> Prediction:
         """Class codes and probabilities for rows encoded in FEATURE_NAMES order."""

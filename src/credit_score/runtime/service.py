@@ -48,7 +48,7 @@ from credit_score.runtime.logs import Log
 from credit_score.runtime.metrics import Metrics
 from credit_score.runtime.model import Model
 from credit_score.runtime.payload import Batch, parse_json, prepare_payload
-from credit_score.runtime.predict import predict_batch
+from credit_score.runtime.predict import Options, predict_batch, read_options
 
 MODEL_RETRY_SECONDS = 30.0
 _NO_VERSION = "unknown"
@@ -140,7 +140,7 @@ class Service:
         try:
             request = source.request(self.settings.max_body_bytes)
             if request.method == "POST":
-                return self._predict(call, self._batch(request))
+                return self._predict(call, *self._batch(request))
             if request.method != "GET":
                 raise MethodNotAllowed("use POST to predict or GET /health; this method is not supported")
             if request.path.rstrip("/").rsplit("/", 1)[-1] != "health":
@@ -172,14 +172,16 @@ class Service:
         call.version = model.version
         return model
 
-    def _batch(self, request: Request) -> Batch:
-        """The validated records of a POST: every client fault is found here, before any model."""
+    def _batch(self, request: Request) -> tuple[Batch, Options]:
+        """The validated records of a POST and the answer's options: every client fault is found here,
+        before any model."""
         payload = parse_json(request.body) if request.raw else request.body
-        return prepare_payload(payload, self.settings.max_batch_size)
+        batch = prepare_payload(payload, self.settings.max_batch_size)
+        return batch, read_options(payload, request.query, request.accept_language)
 
-    def _predict(self, call: _Call, batch: Batch) -> dict[str, Any]:
+    def _predict(self, call: _Call, batch: Batch, options: Options) -> dict[str, Any]:
         model = self._model_for(call)
-        outcome = predict_batch(batch, model, request_id=call.request_id)
+        outcome = predict_batch(batch, model, request_id=call.request_id, options=options)
         failures = 0
         if self.capture is not None and self.capture.sampled():
             when = datetime.now(UTC)
@@ -193,6 +195,7 @@ class Service:
                 correlation_id=call.correlation_id,
                 source=call.source.name,
                 when=when,
+                reasons=outcome.reasons,
             )
             failures = self.capture.write(
                 records,
