@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from credit_score.build import artifacts, conversion
+from credit_score.build import artifacts, conversion, explainer
 from credit_score.build.artifacts import Cascade, CascadeError, load_cascade
 from credit_score.build.registry import (
     DEFAULT_MODEL_NAME,
@@ -35,7 +35,7 @@ from credit_score.build.registry import (
     explain,
     redact,
 )
-from credit_score.contract.bundle import INPUT_NAME, Bundle, classes_metadata, write_bundle
+from credit_score.contract.bundle import EXPLAINER_FILE, INPUT_NAME, Bundle, classes_metadata, write_bundle
 from credit_score.contract.fields import FEATURE_NAMES, schema
 
 MODEL_ALIAS = "MODEL_ALIAS"
@@ -132,6 +132,7 @@ def download(
         monotonicity = _read_json(run_files / artifacts.MONOTONICITY_FILE, version)
     onnx_bytes = conversion.to_onnx(cascade)
     parity = conversion.require_parity(conversion.check_parity(cascade, onnx_bytes, rows))
+    tables, explainer_parity = explain_tables(cascade, rows)
     metadata = bundle_metadata(
         version,
         selection,
@@ -142,8 +143,25 @@ def download(
         cascade=cascade,
         monotonicity=monotonicity,
     )
-    bundle = write_bundle(output, onnx_bytes, metadata, verify=lambda staged: _final_check(staged, cascade, rows))
+    metadata["explainer"] = {"file": EXPLAINER_FILE, "parity": explainer_parity}
+    bundle = write_bundle(
+        output,
+        onnx_bytes,
+        metadata,
+        verify=lambda staged: _final_check(staged, cascade, rows),
+        extra_files={EXPLAINER_FILE: tables},
+    )
     return Result(bundle, registry, selection, parity)
+
+
+def explain_tables(cascade: Cascade, rows: np.ndarray) -> tuple[bytes, dict[str, Any]]:
+    """The reason-code tables of ``cascade`` and their parity against shap on ``rows``; DownloadError if off."""
+    tables = explainer.build_tables(cascade.boosters, rows)
+    try:
+        report = explainer.check_parity(explainer.load_tables(tables), cascade.boosters, rows)
+    except explainer.ExplainerParityError as error:
+        raise DownloadError(f"explainer parity failed: {error}") from None
+    return tables, report
 
 
 def find_version(client: Any, selection: Selection, registry: Registry) -> Any:

@@ -192,6 +192,11 @@ def build_tables(boosters: Sequence[Any], reference: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def load_tables(tables: bytes) -> Explainer:
+    """The runtime explainer over freshly built tables, exactly as the bundle will load them."""
+    return Explainer.load(io.BytesIO(tables))
+
+
 def check_parity(explainer: Explainer, boosters: Sequence[Any], matrix: np.ndarray) -> dict[str, Any]:
     """Our contributions against ``shap.TreeExplainer`` (path-dependent) for both boosters on ``matrix``.
 

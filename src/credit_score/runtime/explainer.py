@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -182,7 +182,8 @@ class Explainer:
         self._first = {i: FEATURE_NAMES.index(_first_column(f.name)) for i, f in enumerate(FIELDS)}
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Explainer:
+    def load(cls, path: str | os.PathLike[str] | BinaryIO) -> Explainer:
+        """Read ``explainer.npz`` (a path or an open binary file); :class:`ExplainerError` if unusable."""
         try:
             with np.load(path, allow_pickle=False) as arrays:
                 return cls({key: arrays[key] for key in arrays.files})
