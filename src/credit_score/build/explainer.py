@@ -37,7 +37,7 @@ from credit_score.runtime.explainer import FORMAT_VERSION, Explainer, column_fie
 MIN_PARITY_ROWS = 1_000
 PARITY_TOLERANCE = 1e-6  # |our contribution - shap's| per column, on the raw-score scale
 ADDITIVITY_TOLERANCE = 1e-5
-DECILES = np.linspace(0.1, 0.9, 9)
+PROBE_QUANTILES = np.array([0.025, *np.linspace(0.05, 0.95, 19), 0.975])  # where a reason's field is moved to
 
 
 class ExplainerParityError(RuntimeError):
@@ -150,21 +150,14 @@ def _booster_tables(dump: dict[str, Any], prefix: str, fields_of_columns: np.nda
         f"{prefix}full": full,
         f"{prefix}psi": psi,
         f"{prefix}base": np.array(base),
-        f"{prefix}monotone": _monotone(dump),
     }
-
-
-def _monotone(dump: dict[str, Any]) -> np.ndarray:
-    """The booster's monotone constraint per column (-1, 0, +1); all 0 when it has none."""
-    constraints = dump.get("monotone_constraints") or [0] * len(FEATURE_NAMES)
-    return np.asarray(constraints, dtype=np.int8)
 
 
 def build_tables(boosters: Sequence[Any], reference: np.ndarray) -> bytes:
     """``explainer.npz`` for the cascade: one set of tables per booster, in :data:`MARGIN_NAMES` order.
 
-    ``reference`` (encoded training rows, NaN where missing) gives each number's deciles, the values a
-    reason's direction is probed at.
+    ``reference`` (encoded training rows, NaN where missing) gives each number's probe values: the
+    :data:`PROBE_QUANTILES` of its reference values, where a reason's direction is tested.
     """
     if len(boosters) != len(MARGIN_NAMES):
         raise ValueError(f"expected {len(MARGIN_NAMES)} boosters: {', '.join(MARGIN_NAMES)}")
@@ -180,7 +173,7 @@ def build_tables(boosters: Sequence[Any], reference: np.ndarray) -> bytes:
             column = column[~np.isnan(column)]
             if not len(column):
                 raise ValueError(f"no reference values for {f.name}")
-            arrays[f"deciles_{index}"] = np.unique(np.quantile(column, DECILES, method="inverted_cdf"))
+            arrays[f"probes_{index}"] = np.unique(np.quantile(column, PROBE_QUANTILES, method="inverted_cdf"))
     fields_of_columns = column_fields()
     for index, booster in enumerate(boosters):
         dump = booster.dump_model()

@@ -8,11 +8,12 @@ are hot, one gather from ``Ψ`` and one multiply per entry, one ``bincount`` int
 category's one-hot columns add up into its field). The same pass yields the booster's raw score (the
 sum of the leaves the row reaches), so contributions + base value = margin holds by construction.
 
-A reason's direction is the model's own response. For a field under a monotone constraint it is the
-constraint's sign. Otherwise the field is moved, everything else fixed, to the deciles of its
-training values and the explained margin recomputed (only the leaves whose paths test the field
-change): a number is ``too_high`` when the values below it gain more in total than those above it,
-``too_low`` otherwise; a category lists the categories that would score better.
+A reason's direction is the model's own response: the field alone is moved, everything else fixed,
+to each of its probe values (21 quantiles of the reference rows) and the explained margin recomputed
+(only the leaves whose paths test the field change; which probe satisfies which leaf's splits is
+fixed, so it is tabulated at load). A number is ``too_high`` when the helping moves below its value
+gain more in total than those above it, ``too_low`` otherwise (for a monotone field this is always
+the constraint's way); a category lists the categories that would score better.
 numpy only: this module runs in the Lambda image.
 """
 
@@ -91,7 +92,6 @@ class _Booster:
         psi = get("psi")  # (leaves, 2^width): one row per leaf, so a leaf's block starts at leaf << width
         self.psi = psi.ravel()
         self.base = float(get("base"))
-        self.monotone = get("monotone").astype(np.int8)
         self.width = self.column.shape[1]
         if self.width > 8:
             raise ExplainerError("explainer tables support at most 8 distinct features per leaf path")
@@ -153,7 +153,8 @@ class _Booster:
 def _float32_bounds(bounds: np.ndarray) -> np.ndarray:
     """The largest float32 at or below each float64 bound: for a float32 ``x``, ``x <= b`` exactly when
     ``x <= f(b)`` and ``x > b`` exactly when ``x > f(b)``, so comparing in float32 keeps LightGBM's rule."""
-    nearest = bounds.astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond float32: infinity, then stepped back to its largest finite
+        nearest = bounds.astype(np.float32)
     above = nearest.astype(np.float64) > bounds
     nearest[above] = np.nextafter(nearest[above], np.float32(-np.inf))
     return nearest
@@ -176,8 +177,8 @@ class Explainer:
             raise ExplainerError("explainer tables were built for a different feature encoding")
         if tuple(arrays["margin_names"].tolist()) != MARGIN_NAMES:
             raise ExplainerError(f"explainer tables must explain {', '.join(MARGIN_NAMES)}")
-        self._deciles = {i: arrays[f"deciles_{i}"] for i, f in enumerate(FIELDS) if f.is_numeric}
-        probes = {i: self._deciles[i][:, None] if f.is_numeric else np.eye(len(f.levels)) for i, f in enumerate(FIELDS)}
+        self._probes = {i: arrays[f"probes_{i}"] for i, f in enumerate(FIELDS) if f.is_numeric}
+        probes = {i: self._probes[i][:, None] if f.is_numeric else np.eye(len(f.levels)) for i, f in enumerate(FIELDS)}
         self.boosters = tuple(_Booster(arrays, f"b{i}_", probes) for i in range(len(MARGIN_NAMES)))
         self._first = {i: FEATURE_NAMES.index(_first_column(f.name)) for i, f in enumerate(FIELDS)}
 
@@ -187,6 +188,8 @@ class Explainer:
         try:
             with np.load(path, allow_pickle=False) as arrays:
                 return cls({key: arrays[key] for key in arrays.files})
+        except ExplainerError:
+            raise
         except (OSError, ValueError, KeyError) as error:
             raise ExplainerError(f"unreadable explainer tables: {type(error).__name__}") from None
 
@@ -219,33 +222,36 @@ class Explainer:
         return Contributions(fields, base, margin), patterns
 
     def reasons(self, row: np.ndarray, margin_index: int, fields: np.ndarray, pattern: np.ndarray) -> list[Reason]:
-        """The (at most) four fields that lowered the explained margin most, each with its direction."""
+        """The (at most) four fields that lowered the explained margin most, each with its direction.
+
+        A field is a reason only when some move of it alone raises the margin: a negative contribution
+        that no change of the field could undo (path-dependent attributions spread interactions) tells
+        the applicant nothing to act on, so the next field is taken instead.
+        """
         booster = self.boosters[margin_index]
-        order = np.argsort(fields, kind="stable")[:REASON_COUNT]
-        out = []
-        for field_index in order.tolist():
-            if fields[field_index] >= 0:
+        out: list[Reason] = []
+        for field_index in np.argsort(fields, kind="stable").tolist():
+            if fields[field_index] >= 0 or len(out) == REASON_COUNT:
                 break
-            out.append(self._reason(booster, field_index, row, pattern))
+            reason = self._reason(booster, field_index, row, pattern)
+            if reason is not None:
+                out.append(reason)
         return out
 
-    def _reason(self, booster: _Booster, field_index: int, row: np.ndarray, pattern: np.ndarray) -> Reason:
+    def _reason(self, booster: _Booster, field_index: int, row: np.ndarray, pattern: np.ndarray) -> Reason | None:
         f = FIELDS[field_index]
-        first = self._first[field_index]
-        if f.is_numeric:
-            sign = int(booster.monotone[first])
-            if sign:
-                direction = TOO_HIGH if sign < 0 else TOO_LOW
-            else:
-                deciles = self._deciles[field_index]
-                gains = booster.margin_gains(field_index, pattern)
-                value = row[first]
-                up, down = gains[deciles > value].sum(), gains[deciles < value].sum()
-                direction = TOO_LOW if up > down else TOO_HIGH
-            return Reason(field_index, direction, ())
         gains = booster.margin_gains(field_index, pattern)
+        if f.is_numeric:
+            probes = self._probes[field_index]
+            value = row[self._first[field_index]]
+            helps = gains > 0
+            up = gains[helps & (probes > value)].sum()
+            down = gains[helps & (probes < value)].sum()
+            if up == down == 0:
+                return None
+            return Reason(field_index, TOO_LOW if up > down else TOO_HIGH, ())
         better = tuple(level for level, gain in zip(f.levels, gains.tolist(), strict=True) if gain > 0)
-        return Reason(field_index, UNFAVOURABLE, better)
+        return Reason(field_index, UNFAVOURABLE, better) if better else None
 
 
 @dataclass(frozen=True, slots=True)
