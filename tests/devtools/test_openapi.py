@@ -12,6 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from jsonschema import ValidationError as JsonSchemaError
 from openapi_spec_validator import validate as validate_spec
 
 from credit_score.contract import fields as features
@@ -30,6 +31,7 @@ from credit_score.runtime import errors
 from credit_score.runtime.config import Settings
 from credit_score.runtime.service import Service
 from tests.support.bundles import synthetic_records, tiny_bundle  # noqa: F401 - the session fixture
+from tests.support.explained import explained  # noqa: F401 - the session fixture
 from tests.support.lambda_context import LambdaContext
 
 DOCUMENT = openapi.document(max_batch_size=50, max_body_bytes=4096)
@@ -273,3 +275,29 @@ def test_given_handler_answers_when_compared_with_the_document_then_each_body_ma
         assert got == status, (method, path, document)
         documented = "/health" if (method, path) == ("GET", "/health") else "/predict"
         response_schema(documented, "get" if documented == "/health" else "post", status).validate(document)
+
+
+def test_given_explained_answers_when_compared_with_the_document_then_they_match(explained):  # noqa: F811
+    service_ = Service(Settings.from_env({"MODEL_DIR": str(explained.bundle.path), "METRICS_ENABLED": "false"}))
+    records = synthetic_records(3, seed=4)
+    check = response_schema("/predict", "post", 200)
+    requests = request_validator()
+    documents = []
+    for body in (
+        {"data": records[0]},
+        {"data": records[0], "contributions": True, "lang": "pt"},
+        {"dataframe_records": records, "contributions": True},
+        {"data": records, "explain": False},
+    ):
+        requests.validate(body)
+        status, document = answer(service_, "POST", "/predict", body)
+        assert status == 200
+        check.validate(document)
+        documents.append(document)
+    assert documents[0]["reasons"]
+    with pytest.raises(JsonSchemaError):
+        check.validate({**documents[0], "reasons": [{**documents[0]["reasons"][0], "code": "R99_NOTHING"}]})
+    with pytest.raises(JsonSchemaError):
+        requests.validate({"data": records[0], "lang": "fr"})
+    query = {p["name"] for p in DOCUMENT["paths"]["/predict"]["post"]["parameters"] if p["in"] == "query"}
+    assert query == {"explain", "contributions", "lang"}

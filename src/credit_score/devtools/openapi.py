@@ -18,9 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 from credit_score.contract.bundle import CLASSES
-from credit_score.contract.fields import DURATION_FIELD, FIELDS, PROBLEM_KINDS, Field, number_pattern
+from credit_score.contract.fields import DURATION_FIELD, FIELD_NAMES, FIELDS, PROBLEM_KINDS, Field, number_pattern
+from credit_score.contract.reasons import DIRECTIONS, LANGUAGES, MARGIN_NAMES, REASON_COUNT, REASONS
 from credit_score.runtime import errors
 from credit_score.runtime.payload import SHAPES
+from credit_score.runtime.predict import CONTRIBUTIONS, EXPLAIN, LANG
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -198,11 +200,26 @@ def _split_schema(max_batch_size: int) -> dict[str, Any]:
     }
 
 
+_FLAG_TEXT = {
+    EXPLAIN: "false skips the reasons (bulk scoring); default true",
+    CONTRIBUTIONS: "true adds every field's contribution, the base value and the explained margin; default false",
+    LANG: "language of the reason texts; default from Accept-Language, else en",
+}
+
+
+def _flag_schemas() -> dict[str, Any]:
+    return {
+        EXPLAIN: {"type": "boolean", "description": _FLAG_TEXT[EXPLAIN]},
+        CONTRIBUTIONS: {"type": "boolean", "description": _FLAG_TEXT[CONTRIBUTIONS]},
+        LANG: {"type": "string", "enum": list(LANGUAGES), "description": _FLAG_TEXT[LANG]},
+    }
+
+
 def _shape(key: str, value: dict[str, Any], title: str) -> dict[str, Any]:
     return {
         "type": "object",
         "title": title,
-        "properties": {key: value},
+        "properties": {key: value, **_flag_schemas()},
         "required": [key],
         "additionalProperties": False,
     }
@@ -244,6 +261,63 @@ def _answer_schema() -> dict[str, Any]:
     }
 
 
+def _explanation_schemas() -> dict[str, Any]:
+    categories = sorted({level for f in FIELDS if not f.is_numeric for level in f.levels})
+    return {
+        "Reason": {
+            "type": "object",
+            "description": (
+                "A field that pushed this applicant toward a worse class: for Poor what kept it from Standard, "
+                "for Standard from Good, for Good its weakest factors. Moving the field the stated way (or to "
+                "one of the better categories) raises the explained margin."
+            ),
+            "properties": {
+                "code": {"type": "string", "enum": [r.code for r in REASONS]},
+                "field": {"type": "string", "enum": list(FIELD_NAMES)},
+                "direction": {"type": "string", "enum": list(DIRECTIONS)},
+                "better": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": categories},
+                    "description": "categories of the field that would score better (categories only)",
+                },
+                "text": {"type": "string", "description": "the reason in the answer's language"},
+            },
+            "required": ["code", "field", "direction", "text"],
+        },
+        "Contributions": {
+            "type": "object",
+            "description": (
+                "Exact path-dependent TreeSHAP attributions: the fields plus base_value add up to margin.value "
+                "(within 1e-5)."
+            ),
+            "properties": {
+                "margin": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string", "enum": list(MARGIN_NAMES)},
+                        "value": {"type": "number", "description": "the explained booster's raw score (log-odds)"},
+                    },
+                    "required": ["name", "value"],
+                },
+                "base_value": {"type": "number"},
+                "fields": {
+                    "type": "object",
+                    "properties": {name: {"type": "number"} for name in FIELD_NAMES},
+                    "required": list(FIELD_NAMES),
+                    "additionalProperties": False,
+                },
+            },
+            "required": ["margin", "base_value", "fields"],
+        },
+    }
+
+
+_EXPLAINED = {
+    "reasons": {"type": "array", "maxItems": REASON_COUNT, "items": _ref("Reason")},
+    "contributions": _ref("Contributions"),
+}
+
+
 _SERVED_BY = {
     "version": {"type": "string", "description": "registered model version"},
     "model": {"type": "string", "description": "registered model name"},
@@ -253,7 +327,9 @@ _SERVED_BY = {
 
 def _response_schemas() -> dict[str, Any]:
     answer = _answer_schema()
+    answer["properties"].update(_EXPLAINED)
     return {
+        **_explanation_schemas(),
         "Prediction": {
             "type": "object",
             "properties": {**answer["properties"], **_SERVED_BY},
@@ -366,8 +442,36 @@ def _predict_operation(max_batch_size: int, operation_id: str) -> dict[str, Any]
             "Numbers may be sent as JSON numbers or numeric strings of ASCII digits with an optional "
             "leading `-` and fraction (no `+`, exponent, inner `_`, whitespace or non-ASCII digit); the raw "
             "data's spellings (`52312.68_`, `22 Years and 1 Months`, `_` placeholders) are accepted too. "
-            "A key given twice in a record is a `duplicate_field` problem; a payload key given twice is a 400."
+            "A key given twice in a record is a `duplicate_field` problem; a payload key given twice is a 400. "
+            "Every answer carries `reasons` unless `explain` is false; `contributions` on request. Flags go "
+            "beside the records or in the query string (the payload wins)."
         ),
+        "parameters": [
+            *(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["true", "false"]},
+                    "description": _FLAG_TEXT[name],
+                }
+                for name in (EXPLAIN, CONTRIBUTIONS)
+            ),
+            {
+                "name": LANG,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": list(LANGUAGES)},
+                "description": _FLAG_TEXT[LANG],
+            },
+            {
+                "name": "Accept-Language",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "picks en or pt for the reason texts when no lang flag is given",
+            },
+        ],
         "requestBody": {
             "required": True,
             "content": {
