@@ -59,6 +59,7 @@ def summary(
         "versions": drift.versions,
         "features": [_feature(f) for f in drift.features],
         "prediction_mix": {**_feature(drift.prediction), "by_day": drift.by_day},
+        "reason_mix": drift.reason_mix,
     }
 
 

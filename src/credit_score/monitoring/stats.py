@@ -28,8 +28,10 @@ from typing import Any
 import numpy as np
 
 from credit_score.contract.bundle import CLASSES
+from credit_score.contract.capture import REASONS
 from credit_score.contract.fields import CATEGORICAL_FIELDS, NUMERIC_FIELDS, UNKNOWN
 from credit_score.contract.profile import FORMAT_VERSION, bin_counts
+from credit_score.contract.reasons import REASONS_BY_CODE
 
 EPSILON = 1e-4
 NONE, WARN, ALERT, INSUFFICIENT = "none", "warn", "alert", "insufficient_data"
@@ -38,6 +40,7 @@ PREDICTION = "prediction"
 LABELS = tuple(label for _, label in CLASSES)
 # One chunk is held in memory at once; the bound keeps memory flat whatever the volume.
 MAX_CHUNK = 100_000
+OTHER_REASON = "other"  # a code this version of the contract does not know
 
 
 class ProfileError(ValueError):
@@ -199,6 +202,8 @@ class Counts:
     other: Counter[str] = field(default_factory=Counter)
     by_day: dict[str, np.ndarray] = field(default_factory=dict)
     versions: Counter[str] = field(default_factory=Counter)
+    reasons_by_day: dict[str, Counter[str]] = field(default_factory=dict)  # reason code -> answers citing it
+    explained_by_day: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.bins = {name: np.zeros(len(ref.edges) + 1, np.int64) for name, ref in self.reference.numeric.items()}
@@ -230,6 +235,13 @@ class Counts:
                 self.by_day[day] = np.zeros(len(LABELS), np.int64)
             self.by_day[day][code] += count
         self.versions.update(str(r.get("model_version")) for r in records)
+        for record in records:
+            reasons = record.get(REASONS)
+            if type(reasons) is list:
+                day = record["timestamp"][:10]
+                self.explained_by_day[day] += 1
+                mix = self.reasons_by_day.setdefault(day, Counter())
+                mix.update(code if type(code) is str and code in REASONS_BY_CODE else OTHER_REASON for code in reasons)
 
 
 def psi(current: Sequence[float], reference: Sequence[float], epsilon: float = EPSILON) -> float:
@@ -287,6 +299,7 @@ class Drift:
     prediction: FeatureDrift
     by_day: dict[str, dict[str, int]]
     versions: dict[str, int]
+    reason_mix: dict[str, Any] = field(default_factory=dict)
 
 
 def _shares(counts: Sequence[int]) -> list[float]:
@@ -380,4 +393,33 @@ def evaluate(counts: Counts, thresholds: Thresholds) -> Drift:
     by_day = {
         day: dict(zip(LABELS, day_counts.tolist(), strict=True)) for day, day_counts in sorted(counts.by_day.items())
     }
-    return Drift(rows, verdict, tuple(features), prediction, by_day, dict(counts.versions.most_common()))
+    return Drift(
+        rows, verdict, tuple(features), prediction, by_day, dict(counts.versions.most_common()), reason_mix(counts)
+    )
+
+
+def reason_mix(counts: Counts) -> dict[str, Any]:
+    """How often each reason code was given, overall and per day, as shares of the explained answers.
+
+    A reason's share moving over time says which factor now drives the adverse decisions, something the
+    input drift alone does not show. Codes only: never a value.
+    """
+    totals: Counter[str] = Counter()
+    for mix in counts.reasons_by_day.values():
+        totals.update(mix)
+    explained = sum(counts.explained_by_day.values())
+
+    def shares(mix: Counter[str], rows: int) -> dict[str, float]:
+        return {code: round(count / rows, 6) for code, count in sorted(mix.items(), key=lambda i: (-i[1], i[0]))}
+
+    return {
+        "explained_records": explained,
+        "shares": shares(totals, explained) if explained else {},
+        "by_day": {
+            day: {
+                "explained_records": counts.explained_by_day[day],
+                "shares": shares(mix, counts.explained_by_day[day]),
+            }
+            for day, mix in sorted(counts.reasons_by_day.items())
+        },
+    }
