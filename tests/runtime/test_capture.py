@@ -78,7 +78,9 @@ def test_given_prediction_when_records_built_then_every_documented_field():
         "prediction",
         "label",
         "probabilities",
+        "reasons",
     }
+    assert first["reasons"] is None  # not explained
     assert first["timestamp"] == "2025-03-07T14:05:09.123456Z"
     assert first["label"] == LABELS[first["prediction"]]
     assert list(first["probabilities"]) == list(LABELS)

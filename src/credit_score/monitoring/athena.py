@@ -63,6 +63,7 @@ def record_columns() -> str:
         capture.INPUT: f"struct<\n    {inputs}>",
         capture.PREDICTION: "int",
         capture.PROBABILITIES: f"struct<{probabilities}>",
+        capture.REASONS: "array<string>",
     }
     return ",\n".join(f"  `{name}` {types.get(name, 'string')}" for name in capture.RECORD_FIELDS)
 
