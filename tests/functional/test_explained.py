@@ -181,3 +181,36 @@ def test_a_bundle_without_tables_answers_without_reasons(capsys, monkeypatch, ex
     assert "reasons" not in body
     assert body["prediction"] in (0, 1, 2)
     assert np.isfinite(list(body["probabilities"].values())).all()
+
+
+def test_the_longest_explained_answer_fits_the_per_record_budget(explained) -> None:  # noqa: F811
+    """Four reasons with the longest codes, Portuguese texts and every category listed as better, and
+    all 21 contributions at their longest, as the envelope carries them (quotes and escapes twice)."""
+    from credit_score.contract.fields import FIELDS
+    from credit_score.runtime.config import ANSWER_BYTES_PER_RECORD
+    from credit_score.runtime.explainer import Reason
+    from credit_score.runtime.service import _encode
+
+    def longest(reason_of: Reason) -> int:
+        return len(_encode(reason_of.to_dict("pt")))
+
+    candidates = []
+    for index, f in enumerate(FIELDS):
+        for direction in REASONS_BY_CODE.values():
+            if direction.field == f.name:
+                candidates.append(Reason(index, direction.direction, tuple(f.levels) if not f.is_numeric else ()))
+    reasons = sorted(candidates, key=longest)[-4:]
+    value = -123.123456789  # 9 decimals, the longest a contribution is written with
+    answer = {
+        "prediction": 1,
+        "label": "Standard",
+        "probabilities": {"Poor": 0.123456, "Standard": 0.123456, "Good": 0.123456},
+        "reasons": [r.to_dict("pt") for r in reasons],
+        "contributions": {
+            "margin": {"name": "good_given_standard", "value": value},
+            "base_value": value,
+            "fields": dict.fromkeys(FIELD_NAMES, value),
+        },
+    }
+    carried = len(_encode(_encode(answer)))  # the body is JSON text inside the JSON envelope
+    assert carried <= ANSWER_BYTES_PER_RECORD

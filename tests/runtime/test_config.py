@@ -88,7 +88,7 @@ def test_given_settings_when_changed_then_refused_because_frozen():
     [
         ("MAX_BATCH_SIZE", "many", "MAX_BATCH_SIZE must be a whole number"),
         ("MAX_BATCH_SIZE", "0", "MAX_BATCH_SIZE must be a whole number >= 1"),
-        ("MAX_BATCH_SIZE", "3071", "MAX_BATCH_SIZE must be <= 3070"),
+        ("MAX_BATCH_SIZE", "2047", "MAX_BATCH_SIZE must be <= 2046"),
         ("MAX_BODY_BYTES", "1.5", "MAX_BODY_BYTES must be a whole number"),
         ("MODEL_THREADS", "-1", "MODEL_THREADS must be a whole number >= 0"),
         ("CAPTURE_SAMPLING_PERCENT", "half", "CAPTURE_SAMPLING_PERCENT must be a number between 0 and 100"),

@@ -25,10 +25,12 @@ from credit_score.runtime.model import Model, Prediction
 from credit_score.runtime.payload import Batch
 
 PROBABILITY_DECIMALS = 6
+CONTRIBUTION_DECIMALS = 9  # 23 rounded numbers still add up within 1.2e-8, far inside the 1e-5 promise
 EXPLAIN = "explain"
 CONTRIBUTIONS = "contributions"
 LANG = "lang"
 FLAGS = (EXPLAIN, CONTRIBUTIONS, LANG)
+_DIGITS = CONTRIBUTION_DECIMALS
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
@@ -130,9 +132,11 @@ def _explain(
         codes.append([r["code"] for r in reasons])
         if options.contributions:
             answer["contributions"] = {
-                "margin": {"name": MARGIN_NAMES[index], "value": float(contributions.margin[i])},
-                "base_value": float(contributions.base_value[i]),
-                "fields": dict(zip(FIELD_NAMES, fields.tolist(), strict=True)),
+                "margin": {"name": MARGIN_NAMES[index], "value": round(float(contributions.margin[i]), _DIGITS)},
+                "base_value": round(float(contributions.base_value[i]), _DIGITS),
+                "fields": {
+                    name: round(value, _DIGITS) for name, value in zip(FIELD_NAMES, fields.tolist(), strict=True)
+                },
             }
     return codes
 
