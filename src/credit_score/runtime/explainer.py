@@ -37,6 +37,7 @@ from credit_score.contract.reasons import (
 
 FORMAT_VERSION = 1
 _FIELD_COUNT = len(FIELD_NAMES)
+_NO_GAIN = 1e-9  # a move "helps" only above float summation noise: leaf values are O(0.1), sums O(1)
 _GATHER_BYTES = np.int64(0x0102040810204080)  # byte k's low bit lands on bit 56 + k (products wrap mod 2^64)
 
 
@@ -100,7 +101,9 @@ class _Booster:
         self.start = np.arange(len(self.value), dtype=np.int64) << self.width
         self.any_zero_missing = bool(self.zero_missing.any())
         self._fields_flat = self.field.ravel()
-        self.probes = [self._field_probe(i, probes[i]) for i in range(_FIELD_COUNT)]
+        self._alternatives = probes
+        # built on a field's first reason, not at load: a cold start pays for the few fields it explains
+        self.probes: list[_FieldProbe | None] = [None] * _FIELD_COUNT
 
     def _field_probe(self, field_index: int, alternatives: np.ndarray) -> _FieldProbe:
         """``alternatives`` (probes, columns of the field): the values the field is moved to."""
@@ -144,10 +147,12 @@ class _Booster:
     def margin_gains(self, field_index: int, pattern: np.ndarray) -> np.ndarray:
         """Change of the raw score when the field alone takes each of its probe values."""
         probe = self.probes[field_index]
+        if probe is None:
+            probe = self.probes[field_index] = self._field_probe(field_index, self._alternatives[field_index])
         current = pattern[probe.leaves]
         others = ((current | probe.mask) == probe.full) * probe.value
         reached = ((current == probe.full) * probe.value).sum()
-        return (probe.inside * others).sum(axis=1) - reached
+        return probe.inside @ others - reached
 
 
 def _float32_bounds(bounds: np.ndarray) -> np.ndarray:
@@ -244,13 +249,13 @@ class Explainer:
         if f.is_numeric:
             probes = self._probes[field_index]
             value = row[self._first[field_index]]
-            helps = gains > 0
+            helps = gains > _NO_GAIN
             up = gains[helps & (probes > value)].sum()
             down = gains[helps & (probes < value)].sum()
             if up == down == 0:
                 return None
             return Reason(field_index, TOO_LOW if up > down else TOO_HIGH, ())
-        better = tuple(level for level, gain in zip(f.levels, gains.tolist(), strict=True) if gain > 0)
+        better = tuple(level for level, gain in zip(f.levels, gains.tolist(), strict=True) if gain > _NO_GAIN)
         return Reason(field_index, UNFAVOURABLE, better) if better else None
 
 
