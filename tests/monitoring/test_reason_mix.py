@@ -75,3 +75,19 @@ def test_the_report_carries_the_reason_mix() -> None:
         "shares": {MIX: 1.0},
         "by_day": {"2026-12-01": {"explained_records": 1, "shares": {MIX: 1.0}}},
     }
+
+
+def test_the_page_shows_the_most_cited_reasons_per_day() -> None:
+    from credit_score.monitoring.html import _reason_table
+
+    page = _reason_table(
+        {
+            "explained_records": 3,
+            "shares": {DEBT: 2 / 3, MIX: 1 / 3},
+            "by_day": {"2026-12-01": {"explained_records": 3, "shares": {DEBT: 2 / 3, MIX: 1 / 3}}},
+        }
+    )
+    assert page.index(DEBT) < page.index(MIX)
+    assert "66.7 %" in page
+    assert "2026-12-01" in page
+    assert "no explained answers" in _reason_table({"explained_records": 0, "shares": {}, "by_day": {}})

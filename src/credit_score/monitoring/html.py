@@ -193,6 +193,22 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return f"<table>{head}{body}</table>"
 
 
+def _reason_table(mix: dict[str, Any], top: int = 8) -> str:
+    """The most cited reason codes: overall share of explained answers, then each day's."""
+    if not mix.get("explained_records"):
+        return '<p class="muted">no explained answers in the window</p>'
+    codes = list(mix["shares"])[:top]
+    days = list(mix["by_day"])
+    head = "<tr><th>reason code</th><th>all days</th>" + "".join(f"<th>{escape(d)}</th>" for d in days) + "</tr>"
+    body = "".join(
+        f"<tr><td>{escape(code)}</td><td>{_share(mix['shares'][code])}</td>"
+        + "".join(f"<td>{_share(mix['by_day'][d]['shares'].get(code, 0.0))}</td>" for d in days)
+        + "</tr>"
+        for code in codes
+    )
+    return f"<table>{head}{body}</table>"
+
+
 def render(document: dict[str, Any]) -> str:
     """The page for one report document (``report.summary``)."""
     features = document["features"]
@@ -226,6 +242,7 @@ def render(document: dict[str, Any]) -> str:
         f'<table class="facts">{facts_html}</table>'
         f"<h2>Population stability index</h2>{_psi_chart(comparisons, thresholds['warn'], thresholds['alert'])}"
         f"<h2>Prediction mix per day {_verdict(mix['verdict'])}</h2>{_mix_chart(reference_mix, mix['by_day'])}"
+        f"<h2>Reason codes per day</h2>{_reason_table(document.get('reason_mix', {}))}"
         f"<h2>Summary</h2>{_table(comparisons)}"
         f'<h2>Distributions</h2><div class="legend muted"><span style="background:{REFERENCE_COLOUR}"></span>'
         f'reference<span style="background:{CURRENT_COLOUR}"></span>current</div>'
