@@ -11,7 +11,8 @@ import numpy as np
 
 from credit_score.contract.bundle import EXPLAINER_FILE, load_bundle, sha256_file
 from credit_score.runtime.model import Model
-from credit_score.runtime.predict import predict_payload, read_options
+from credit_score.runtime.payload import prepare_payload
+from credit_score.runtime.predict import predict_batch, read_options
 from tests.support.paths import ROOT, seed_payload
 
 
@@ -39,9 +40,8 @@ def test_the_demo_bundle_carries_exact_reasons(tmp_path) -> None:
 
     model = Model.load(tmp_path / "model")
     payload = {**seed_payload(), "contributions": True}
-    outcome = predict_payload(
-        payload, model, request_id="t", max_batch_size=10, options=read_options(payload, None, None)
-    )
+    batch = prepare_payload(payload, 10)
+    outcome = predict_batch(batch, model, request_id="t", options=read_options(payload, None, None))
     body = outcome.body
     assert body["reasons"]
     total = sum(body["contributions"]["fields"].values()) + body["contributions"]["base_value"]
