@@ -47,14 +47,9 @@ def http_event(payload, *, method: str = "POST", path: str = "/predict") -> dict
 
 
 @pytest.fixture
-def env(monkeypatch, tiny_bundle, tmp_path):  # noqa: F811
-    """A fresh container: the tiny bundle, capture to a temporary folder, metrics on."""
-    for key in ("CAPTURE_SAMPLING_PERCENT", "MAX_BATCH_SIZE", "MAX_BODY_BYTES", "METRICS_ENABLED", "LOG_LEVEL"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("MODEL_DIR", str(tiny_bundle))
-    monkeypatch.setenv("CAPTURE_URI", str(tmp_path / "capture"))
-    monkeypatch.setattr(app, "_service", None)
-    return tmp_path / "capture"
+def env(container):
+    """The shared fresh container (tests/functional/conftest.py), under the name these tests use."""
+    return container
 
 
 class Output:

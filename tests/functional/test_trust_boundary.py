@@ -37,17 +37,6 @@ PLANTED_KEY, PLANTED_METHOD, PLANTED_PATH = "planted_key_Zq81", "PLANTEDVERB", "
 PLANTED = (PLANTED_INCOME[:9], PLANTED_DEBT[:8], PLANTED_KEY, PLANTED_METHOD, PLANTED_PATH)
 
 
-@pytest.fixture
-def container(monkeypatch, tiny_bundle, tmp_path):  # noqa: F811
-    """A fresh container with the tiny bundle and capture to a folder; returns the folder."""
-    for key in ("CAPTURE_SAMPLING_PERCENT", "MAX_BATCH_SIZE", "MAX_BODY_BYTES", "METRICS_ENABLED", "LOG_LEVEL"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("MODEL_DIR", str(tiny_bundle))
-    monkeypatch.setenv("CAPTURE_URI", str(tmp_path / "capture"))
-    monkeypatch.setattr(app, "_service", None)
-    return tmp_path / "capture"
-
-
 def call(event: Any, request_id: str | None = None) -> dict[str, Any]:
     return app.handler(copy.deepcopy(event), LambdaContext(request_id))
 
