@@ -24,7 +24,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -37,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.data import host
 from benchmarks.local_aws import LocalAws, new_bucket, read_bucket
 from credit_score.runtime.capture import BUDGET_S
 from tests.support.runtime_api import RuntimeApi
@@ -177,16 +177,6 @@ def stored_records(aws: LocalAws, bucket: str) -> tuple[int, list[str], int]:
     return objects, ids, size
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    with open("/proc/cpuinfo") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()[0]}
-
-
 def model_dir(given: Path | None, scratch: Path) -> tuple[Path, str]:
     if given is not None:
         return given, str(given)
@@ -211,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
-        "machine": machine(),
+        "machine": host(),
         "payload": "data.json (one record, direct invocation)",
         "capture_budget_ms": BUDGET_S * 1000,
         "scenarios": {},

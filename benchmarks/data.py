@@ -1,10 +1,13 @@
-"""The shared Kaggle rows (``../shared/data/credit-score``) as the benchmarks use them."""
+"""The shared Kaggle rows (``../shared/data/credit-score``) as the benchmarks use them, and the host they ran on."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import os
+import platform
 from pathlib import Path
+from typing import Any
 
 from credit_score.contract.fields import FIELDS, clean_value
 
@@ -33,3 +36,19 @@ def _text(value: float | str) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def host() -> dict[str, Any]:
+    """What a result depends on: the processor, the cores, Python, and the load when measured."""
+    cpu = platform.processor() or "unknown"
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average": os.getloadavg()[0],
+    }

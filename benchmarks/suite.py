@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import models as model_store
-from benchmarks.data import CSV, ROOT, request_records
+from benchmarks.data import CSV, ROOT, host, request_records
 from benchmarks.local_aws import LocalAws
 from benchmarks.report import markdown
 
@@ -35,24 +35,11 @@ BATCH_SIZES = (1, 10, 100, 1000)
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    with open("/proc/cpuinfo") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    """The host, plus the versions the comparison depends on."""
     import onnxruntime
     import xgboost
 
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "os": platform.platform(),
-        "onnxruntime": onnxruntime.__version__,
-        "xgboost": xgboost.__version__,
-        "load_average_start": os.getloadavg()[0],
-    }
+    return {**host(), "os": platform.platform(), "onnxruntime": onnxruntime.__version__, "xgboost": xgboost.__version__}
 
 
 class Runner:

@@ -23,23 +23,11 @@ from credit_score.build.training.monotonicity import MonotonicityError
 from credit_score.build.training.train import TrainResult, model_name_from, train
 from credit_score.contract.bundle import load_bundle
 from credit_score.contract.fields import FEATURE_NAMES, FIELD_NAMES, encode, parse_record
+from tests.build.training.test_evaluate import METRIC_NAMES as EVALUATION_METRICS
 from tests.support.mlflow_server import REGISTRY_ENV, missing_endpoints, proxy
 
 TINY = {"rounds": (30, 30), "booster_overrides": {"learning_rate": 0.1}}
-METRIC_NAMES = {
-    "accuracy",
-    "macro_f1",
-    "weighted_f1",
-    "weighted_roc_auc",
-    "recall_Poor",
-    "recall_Standard",
-    "recall_Good",
-    "log_loss",
-    "brier",
-    "ece",
-    "eval_rows",
-    "train_rows",
-}
+METRIC_NAMES = EVALUATION_METRICS | {"eval_rows", "train_rows"}
 
 
 @pytest.fixture(scope="module")
