@@ -33,7 +33,12 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Our model: {results['bundle']['source']} ({results['bundle']['onnx_mb']} MB ONNX). "
         f"Old model: XGBoost {results['old_model']['joblib_mb']} MB joblib, same training rows. "
-        "AWS: moto on 127.0.0.1 for both (real HTTP, no network latency).",
+        "AWS: moto on 127.0.0.1 for both (real HTTP, no network latency). "
+        + (
+            "Our answers carry reason codes (the API default)."
+            if results.get("explain")
+            else 'Our requests say "explain": false (no reason codes), like the old design\'s answers.'
+        ),
         "",
         "| measure | ours, capture off | ours, capture to S3 | old design | old / ours |",
         "|---|---|---|---|---|",

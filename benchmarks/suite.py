@@ -45,8 +45,17 @@ def machine() -> dict[str, Any]:
 class Runner:
     """Starts workers with the environment of one design and collects their JSON results."""
 
-    def __init__(self, aws: LocalAws, models: model_store.Models, records: list[dict[str, str]], folder: Path):
+    def __init__(
+        self,
+        aws: LocalAws,
+        models: model_store.Models,
+        records: list[dict[str, str]],
+        folder: Path,
+        *,
+        options: dict[str, Any],
+    ) -> None:
         self.aws = aws
+        self.options = options
         self.models = models
         self.records = records
         self.folder = folder
@@ -70,7 +79,9 @@ class Runner:
         self.runs += 1
         spec_path = self.folder / f"spec-{self.runs}.json"
         result_path = self.folder / f"result-{self.runs}.json"
-        spec_path.write_text(json.dumps({"side": side, "mode": mode, "records": self.records, **spec}))
+        spec_path.write_text(
+            json.dumps({"side": side, "mode": mode, "records": self.records, "options": self.options, **spec})
+        )
         before = self.aws.counts()
         started = time.perf_counter()
         subprocess.run(
@@ -96,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-runs", type=int, default=10, help="fresh processes per cold-start figure (>= 10)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder for latest.json and latest.md")
     parser.add_argument("--no-demo-model", action="store_true", help="ignore model/ and use the bench-built bundle")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help='our answers with reasons (the API default); without it every request says "explain": false, '
+        "which is what the old design (no explanations) is compared with",
+    )
     args = parser.parse_args(argv)
     began = time.perf_counter()
 
@@ -116,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
+        "explain": args.explain,
         "machine": machine(),
         "data": str(CSV.relative_to(ROOT.parent)),
         "bundle": {
@@ -130,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         s3 = aws.client("s3")
         for bucket in (OURS_BUCKET, OLD_BUCKET):
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        runner = Runner(aws, models, records, Path(scratch))
+        runner = Runner(aws, models, records, Path(scratch), options={"explain": args.explain})
         cold: dict[str, Any] = {}
         for label, side, capture in (
             ("ours_capture_off", "ours", False),

@@ -93,13 +93,18 @@ class Invoker:
         return elapsed
 
 
+def payload(spec: dict[str, Any], data: Any) -> dict[str, Any]:
+    """The request for ``data``: the seed's shape, plus our answer options (``explain``) on our side."""
+    return {"data": data, **spec.get("options", {})} if spec["side"] == "ours" else {"data": data}
+
+
 def cold(spec: dict[str, Any]) -> dict[str, Any]:
     record = spec["records"][0]
     with quiet():
         imported = time.perf_counter()
         handler = load_handler(spec["side"])
         loaded = time.perf_counter()
-        Invoker(handler)({"data": record})
+        Invoker(handler)(payload(spec, record))
         answered = time.perf_counter()
     return {
         "startup_ms": (imported - STARTED) * 1e3,
@@ -120,8 +125,11 @@ def warm(spec: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     with quiet():
         invoke = Invoker(load_handler(spec["side"]))
-        invoke({"data": records[0]})
-        for name, make in (("direct", lambda r: {"data": r}), ("http_api", lambda r: http_event({"data": r}))):
+        invoke(payload(spec, records[0]))
+        for name, make in (
+            ("direct", lambda r: payload(spec, r)),
+            ("http_api", lambda r: http_event(payload(spec, r))),
+        ):
             events = [make(records[i % len(records)]) for i in range(spec["single"])]
             for event in events[: spec["warmup"]]:
                 invoke(event)
@@ -144,7 +152,7 @@ def batch(spec: dict[str, Any], invoke: Invoker, records: list[dict[str, str]], 
     """Records per second at ``size`` records per request; the old design takes one record a request."""
     repeats = max(1, spec["batch_records"] // size) if spec["side"] == "ours" else 1
     if spec["side"] == "ours":
-        event = {"data": records[:size]} if size > 1 else {"data": records[0]}
+        event = payload(spec, records[:size] if size > 1 else records[0])
         invoke(event)
         timings = [invoke(event) for _ in range(repeats)]
         seconds = statistics.median(timings)
