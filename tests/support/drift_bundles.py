@@ -1,4 +1,4 @@
-"""A real bundle whose metadata carries a real reference profile (``training/profile.py``), and a way to
+"""A real bundle whose metadata carries a real reference profile (``contract/profile.py``), and a way to
 send populations of synthetic applicants through the real handler so they land in the capture.
 
 The profile describes the synthetic training rows and the class mix the model predicts on them.

@@ -84,7 +84,7 @@ class CategoricalReference:
 
 @dataclass(frozen=True)
 class Reference:
-    """A reference profile (format of ``training/profile.py``), checked once against the 21 fields."""
+    """A reference profile (format of ``contract/profile.py``), checked once against the 21 fields."""
 
     rows: int
     numeric: dict[str, NumericReference]
