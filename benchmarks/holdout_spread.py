@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.data import CSV, ROOT, csv_digest
+from credit_score.build.training.data import DEFAULT_EVAL_FRACTION, DEFAULT_SEED
 
 RESULTS = ROOT / "benchmarks" / "results" / "holdout_spread.json"
-SEEDS: tuple[int, ...] = (42, *range(1, 10))
-EVAL_FRACTION = 0.2
+SEEDS: tuple[int, ...] = (DEFAULT_SEED, *range(1, 10))
 REPORTED = ("macro_f1", "weighted_roc_auc", "ece")
 
 
@@ -35,7 +35,7 @@ def run(csv: Path, seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
     dataset = to_dataset(read_raw_csv(csv))
     splits = []
     for seed in seeds:
-        training, evaluation = split(dataset, EVAL_FRACTION, seed)
+        training, evaluation = split(dataset, DEFAULT_EVAL_FRACTION, seed)
         cascade = fit_cascade(training.features, training.labels, training.groups)
         metrics = classification_metrics(
             evaluation.labels, cascade.probabilities(evaluation.features), cascade.labels(evaluation.features)
@@ -51,7 +51,12 @@ def run(csv: Path, seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
         }
         for key in REPORTED
     }
-    return {"data_sha256": csv_digest(csv), "eval_fraction": EVAL_FRACTION, "splits": splits, "summary": summary}
+    return {
+        "data_sha256": csv_digest(csv),
+        "eval_fraction": DEFAULT_EVAL_FRACTION,
+        "splits": splits,
+        "summary": summary,
+    }
 
 
 def main() -> int:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from credit_score.build.registry import RegistryError, apply_client_defaults, check, connect, explain, resolve
-from credit_score.build.training.data import DataError
+from credit_score.build.training.data import DEFAULT_EVAL_FRACTION, DEFAULT_SEED, DataError
 from credit_score.build.training.monotonicity import MonotonicityError
 from credit_score.contract.bundle import BundleError
 
@@ -50,8 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--model-name", help="registered model name (default: $MODEL_NAME or credit-score-classifier)")
     train.add_argument("--tracking-uri", help="MLflow tracking/registry URI (default: from the environment)")
     train.add_argument("--experiment", default="credit-score", help="MLflow experiment name")
-    train.add_argument("--seed", type=int, default=42)
-    train.add_argument("--eval-fraction", type=float, default=0.2, help="share of customers held out for evaluation")
+    train.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    train.add_argument(
+        "--eval-fraction", type=float, default=DEFAULT_EVAL_FRACTION, help="share of customers held out for evaluation"
+    )
     train.add_argument("--force-champion", action="store_true", help="give the new version the alias regardless")
     train.add_argument(
         "--skip-if-registered",

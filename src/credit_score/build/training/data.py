@@ -49,6 +49,8 @@ RAW_COLUMNS: tuple[str, ...] = (
     "Monthly_Balance",
     TARGET,
 )
+DEFAULT_SEED = 42  # the default split (and booster seed) of training and evaluation
+DEFAULT_EVAL_FRACTION = 0.2  # share of customers held out for evaluation
 LABEL_CODES: dict[str, int] = {label: code for code, label in CLASSES}
 LABELS: tuple[str, ...] = tuple(label for _, label in CLASSES)
 

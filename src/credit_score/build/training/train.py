@@ -11,7 +11,14 @@ import pandas as pd
 from credit_score.build import registry as registries
 from credit_score.build.training import register, synthetic
 from credit_score.build.training.cascade import ROUNDS, booster_params, fit_cascade, logged_params
-from credit_score.build.training.data import DataError, clean_records, split, to_dataset
+from credit_score.build.training.data import (
+    DEFAULT_EVAL_FRACTION,
+    DEFAULT_SEED,
+    DataError,
+    clean_records,
+    split,
+    to_dataset,
+)
 from credit_score.build.training.evaluate import classification_metrics, confusion
 from credit_score.build.training.monotonicity import require_monotone, step_test
 from credit_score.build.training.tracking import EXAMPLE_ROWS, RunContent, log_training_run, parity_rows
@@ -79,8 +86,8 @@ def train(
     model_name: str | None = None,
     tracking_uri: str | None = None,
     experiment: str = DEFAULT_EXPERIMENT,
-    seed: int = 42,
-    eval_fraction: float = 0.2,
+    seed: int = DEFAULT_SEED,
+    eval_fraction: float = DEFAULT_EVAL_FRACTION,
     force_champion: bool = False,
     data_label: str | None = None,
     booster_overrides: dict[str, Any] | None = None,
