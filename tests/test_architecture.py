@@ -7,6 +7,7 @@ the Lambda entry ``app.py`` is a module of its own, so its imports are read here
 from __future__ import annotations
 
 import ast
+import fnmatch
 import importlib
 import shutil
 import subprocess
@@ -84,3 +85,13 @@ def test_the_downloader_runs_from_a_checkout_without_installing() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "--alias" in result.stdout
+
+
+def test_pytest_recurses_into_every_test_folder() -> None:
+    """pytest's default ``norecursedirs`` holds ``build``: without our own list, tests/build would never run."""
+    patterns = PYPROJECT["tool"]["pytest"]["ini_options"].get("norecursedirs")
+    assert patterns is not None, "set norecursedirs: the default skips tests/build"
+    folders = {path.name for path in (ROOT / "tests").rglob("*") if path.is_dir() and any(path.glob("test_*.py"))}
+    assert {"build", "training", "runtime", "contract"} <= folders
+    skipped = sorted(name for name in folders if any(fnmatch.fnmatch(name, pattern) for pattern in patterns))
+    assert not skipped, f"pytest would skip {skipped}"

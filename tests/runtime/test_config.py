@@ -12,6 +12,7 @@ import pytest
 from credit_score.runtime import config
 from credit_score.runtime.config import Settings
 from credit_score.runtime.errors import ConfigError
+from tests.support.paths import ROOT
 
 
 def test_given_empty_environment_when_read_then_documented_defaults():
@@ -111,7 +112,8 @@ def test_given_boolean_spellings_when_read_then_understood(text, expected):
 
 def test_given_module_when_imported_then_environment_not_read():
     code = "import credit_score.runtime.config, app; print('imported')"
-    env = {**os.environ, "MAX_BATCH_SIZE": "not a number", "PYTHONPATH": os.pathsep.join(sys.path)}
+    checkout = os.pathsep.join([str(ROOT / "src"), str(ROOT)])  # not sys.path: other tests may have grown it
+    env = {**os.environ, "MAX_BATCH_SIZE": "not a number", "PYTHONPATH": checkout}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "imported"
