@@ -45,14 +45,14 @@ def build(folder: Path) -> dict[str, Any]:
     from credit_score.build.conversion import to_onnx
     from credit_score.build.explainer import build_tables
     from credit_score.build.training import synthetic
-    from credit_score.build.training.cascade import MONOTONE_FEATURES, booster_params, fit_boosters
+    from credit_score.build.training.cascade import MONOTONE, booster_params, fit_boosters
     from credit_score.build.training.data import read_raw_csv, to_dataset
 
     csv = Path(os.environ.get("CREDIT_SCORE_CSV", CSV))
     frame = read_raw_csv(csv) if csv.exists() else synthetic.generate(20_000)
     data = to_dataset(frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame))
     started = time.perf_counter()
-    cascade = Cascade(fit_boosters(data.features, data.labels, booster_params()), (0.5, 0.5), MONOTONE_FEATURES)
+    cascade = Cascade(fit_boosters(data.features, data.labels, booster_params()), (0.5, 0.5), MONOTONE)
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
     tables = build_tables(cascade.boosters, data.features[:20_000])

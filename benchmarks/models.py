@@ -95,7 +95,7 @@ def _build(folder: Path) -> Models:
         "metrics": {**ours, "params": logged_params(booster_params(42), ROUNDS, cascade)},
         "reference_profile": reference_profile(training.features, cascade.labels(training.features)),
         "parity": parity.as_metadata(),
-        "monotone_features": list(cascade.monotone_features),
+        "monotone_features": cascade.monotone_directions(),
         "monotonicity": monotonicity.as_metadata(),
         "thresholds": {"t1": cascade.thresholds[0], "t2": cascade.thresholds[1]},
     }

@@ -134,7 +134,8 @@ def test_given_champion_alias_when_downloading_then_bundle_describes_and_serves_
     assert metadata["parity"]["label_mismatches"] == 0
     assert metadata["parity"]["max_abs_prob_diff"] <= 1e-6
     assert result.parity.rows == metadata["parity"]["rows"]
-    assert metadata["monotone_features"] == list(train_cascade(0).monotone_features)
+    assert metadata["monotone_features"] == train_cascade(0).monotone_directions()
+    assert metadata["monotone_features"]["Annual_Income"] == "increasing"
     assert metadata["thresholds"] == {"t1": 0.5, "t2": 0.5}
     assert metadata["class_formula"] == artifacts.CLASS_FORMULA
     assert metadata["monotonicity"]["violations"] == {}
@@ -211,7 +212,9 @@ def test_given_basic_auth_registry_when_downloading_then_uri_credentials_used_an
         secured = uri.replace("http://", "http://ana:pa55-word%21@")
         download(Selection(NAME, alias="champion"), tmp_path / "model", tracking_uri=secured)
         with pytest.raises(RegistryError, match="HTTP 401") as refused:
-            download(Selection(NAME, alias="champion"), tmp_path / "other", tracking_uri=secured.replace("55", "66"))
+            download(
+                Selection(NAME, alias="champion"), tmp_path / "other", tracking_uri=secured.replace("pa55", "pa66")
+            )
     assert "pa66" not in str(refused.value)
     written = (tmp_path / "model" / "metadata.json").read_text(encoding="utf-8")
     assert "pa55" not in written

@@ -87,11 +87,11 @@ def train_onnx(matrix: np.ndarray, labels: np.ndarray, *, trees: int, depth: int
     """Fit the monotone cascade (``trees`` rounds a booster, fixed thresholds); convert it as the downloader does."""
     from credit_score.build.artifacts import Cascade
     from credit_score.build.conversion import to_onnx
-    from credit_score.build.training.cascade import MONOTONE_FEATURES, booster_params, fit_boosters
+    from credit_score.build.training.cascade import MONOTONE, booster_params, fit_boosters
 
     depth = min(depth, 5)  # the explainer's tables bound the depth
     params = booster_params(seed, max_depth=depth, num_leaves=2 ** min(depth, 4), min_data_in_leaf=5, learning_rate=0.3)
-    cascade = Cascade(fit_boosters(matrix, labels, params, (trees, trees)), (0.5, 0.5), MONOTONE_FEATURES)
+    cascade = Cascade(fit_boosters(matrix, labels, params, (trees, trees)), (0.5, 0.5), MONOTONE)
     return to_onnx(cascade), cascade
 
 
@@ -141,7 +141,7 @@ def write_model_bundle(
         "metrics": {"train_accuracy": float((cascade.labels(matrix) == y).mean()), "rows": len(y)},
         "reference_profile": reference_profile(matrix, cascade.labels(matrix)),
         "parity": _parity(model_bytes, cascade, matrix[:200]),
-        "monotone_features": list(cascade.monotone_features),
+        "monotone_features": cascade.monotone_directions(),
         "thresholds": {"t1": cascade.thresholds[0], "t2": cascade.thresholds[1]},
     }
     return _write_bundle(target, model_bytes, metadata)

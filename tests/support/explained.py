@@ -29,13 +29,13 @@ def build_explained_bundle(target: Path, *, rows: int = 1_500, rounds: int = 30,
     from credit_score.build.artifacts import Cascade
     from credit_score.build.conversion import to_onnx
     from credit_score.build.explainer import build_tables
-    from credit_score.build.training.cascade import MONOTONE_FEATURES, booster_params, fit_boosters
+    from credit_score.build.training.cascade import MONOTONE, booster_params, fit_boosters
 
     parsed = [fields.parse_record(record)[0] for record in synthetic_records(rows, seed=seed)]
     matrix = fields.encode(parsed)
     labels = np.array([rule_label(values) for values in parsed])
     params = booster_params(seed, min_data_in_leaf=5, learning_rate=0.3)
-    cascade = Cascade(fit_boosters(matrix, labels, params, (rounds, rounds)), (0.5, 0.5), MONOTONE_FEATURES)
+    cascade = Cascade(fit_boosters(matrix, labels, params, (rounds, rounds)), (0.5, 0.5), MONOTONE)
     tables = build_tables(cascade.boosters, matrix)
     now = datetime.now(UTC).isoformat()
     metadata = {
@@ -44,7 +44,7 @@ def build_explained_bundle(target: Path, *, rows: int = 1_500, rounds: int = 30,
         "downloaded_at": now,
         "classes": classes_metadata(),
         "input": {"name": INPUT_NAME, "feature_names": list(fields.FEATURE_NAMES), "fields": fields.schema()},
-        "monotone_features": list(MONOTONE_FEATURES),
+        "monotone_features": cascade.monotone_directions(),
         "thresholds": {"t1": 0.5, "t2": 0.5},
     }
     bundle = write_bundle(target, to_onnx(cascade), metadata, extra_files={EXPLAINER_FILE: tables})

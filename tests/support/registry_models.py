@@ -18,7 +18,7 @@ import numpy as np
 
 from credit_score.build import artifacts
 from credit_score.build.artifacts import Cascade, save_cascade
-from credit_score.build.training.cascade import MONOTONE_FEATURES, booster_params, fit_boosters
+from credit_score.build.training.cascade import MONOTONE, booster_params, fit_boosters
 from credit_score.build.training.pyfunc import save_pyfunc
 from credit_score.contract.fields import CATEGORICAL_FIELDS, FEATURE_NAMES, NUMERIC_FIELDS
 from tests.support.bundles import synthetic_records
@@ -60,7 +60,7 @@ def train_cascade(seed: int = 0, rows: int = 600, rounds: int = 5) -> Cascade:
     labels = np.digitize(np.nan_to_num(features[:, 0], nan=50.0), [40.0, 70.0])
     labels = np.where(rng.random(rows) < 0.1, rng.integers(0, 3, rows), labels)
     params = booster_params(seed, max_depth=3, num_leaves=8, min_data_in_leaf=10)
-    return Cascade(fit_boosters(features, labels, params, (rounds, rounds)), (0.5, 0.5), MONOTONE_FEATURES)
+    return Cascade(fit_boosters(features, labels, params, (rounds, rounds)), (0.5, 0.5), MONOTONE)
 
 
 def register_model(

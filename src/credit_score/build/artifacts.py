@@ -48,7 +48,9 @@ PARITY_SAMPLE_FILE = f"{RUN_BUNDLE_DIR}/parity_sample.npy"
 MONOTONICITY_FILE = f"{RUN_BUNDLE_DIR}/monotonicity.json"
 CONFUSION_JSON = "confusion_matrix.json"
 CONFUSION_PNG = "confusion_matrix.png"
-CASCADE_FORMAT = 1
+CASCADE_FORMAT = 2  # 2: monotone_features maps each feature to its direction; 1 listed names, all decreasing
+DECREASING, INCREASING = -1, 1  # LightGBM's monotone constraint signs
+DIRECTION_NAMES = {DECREASING: "decreasing", INCREASING: "increasing"}
 CLASS_FORMULA = {
     "s1": f"sigmoid(margin of {STANDARD_OR_BETTER})",
     "s2": f"sigmoid(margin of {GOOD_GIVEN_STANDARD})",
@@ -82,11 +84,15 @@ def threshold_labels(margins: np.ndarray, thresholds: Sequence[float]) -> np.nda
 
 @dataclass(frozen=True)
 class Cascade:
-    """Two LightGBM boosters over the 47 encoded columns, their label thresholds and monotone features."""
+    """Two LightGBM boosters over the 47 encoded columns, their label thresholds and monotone features.
+
+    ``monotone`` maps each constrained feature to its sign: :data:`DECREASING` (a higher value can
+    only worsen the answer) or :data:`INCREASING` (only improve it).
+    """
 
     boosters: tuple[Any, Any]
     thresholds: tuple[float, float]
-    monotone_features: tuple[str, ...]
+    monotone: dict[str, int]
     feature_names: tuple[str, ...] = FEATURE_NAMES
 
     def margins(self, features: np.ndarray) -> np.ndarray:
@@ -100,6 +106,10 @@ class Cascade:
     def labels(self, features: np.ndarray) -> np.ndarray:
         return threshold_labels(self.margins(features), self.thresholds)
 
+    def monotone_directions(self) -> dict[str, str]:
+        """``{feature: "decreasing" | "increasing"}``, as ``cascade.json`` and the bundle metadata show it."""
+        return {name: DIRECTION_NAMES[sign] for name, sign in self.monotone.items()}
+
     def description(self) -> dict[str, Any]:
         """The ``cascade.json`` document (everything but the boosters)."""
         return {
@@ -107,8 +117,7 @@ class Cascade:
             "boosters": dict(zip(BOOSTER_NAMES, BOOSTER_FILES, strict=True)),
             "thresholds": {"t1": self.thresholds[0], "t2": self.thresholds[1]},
             "feature_names": list(self.feature_names),
-            "monotone_features": list(self.monotone_features),
-            "monotone_direction": "decreasing",
+            "monotone_features": self.monotone_directions(),
             "class_formula": CLASS_FORMULA,
         }
 
@@ -132,7 +141,7 @@ def load_cascade(run_artifacts_dir: str | os.PathLike[str]) -> Cascade:
         document = json.loads((root / CASCADE_FILE).read_text(encoding="utf-8"))
         thresholds = (float(document["thresholds"]["t1"]), float(document["thresholds"]["t2"]))
         feature_names = tuple(document["feature_names"])
-        monotone = tuple(document["monotone_features"])
+        monotone = _monotone(document["monotone_features"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise CascadeError(f"no readable {CASCADE_FILE} in the run artifacts ({type(error).__name__})") from None
     if feature_names != FEATURE_NAMES:
@@ -147,3 +156,13 @@ def load_cascade(run_artifacts_dir: str | os.PathLike[str]) -> Cascade:
             raise CascadeError(f"{name} takes {booster.num_feature()} features, not {len(FEATURE_NAMES)}")
         boosters.append(booster)
     return Cascade((boosters[0], boosters[1]), thresholds, monotone, feature_names)
+
+
+def _monotone(listed: Any) -> dict[str, int]:
+    """``cascade.json``'s monotone features as signs; format 1 (runs already registered) listed names only."""
+    if isinstance(listed, list):
+        return {str(name): DECREASING for name in listed}
+    if not isinstance(listed, dict):
+        raise TypeError("monotone_features must be an object")
+    signs = {value: sign for sign, value in DIRECTION_NAMES.items()}
+    return {str(name): signs[direction] for name, direction in listed.items()}

@@ -229,7 +229,7 @@ def bundle_metadata(
         "metrics": metrics,
         "reference_profile": profile,
         "parity": parity.as_metadata(),
-        "monotone_features": list(cascade.monotone_features),
+        "monotone_features": cascade.monotone_directions(),
         "monotonicity": monotonicity,
         "thresholds": {"t1": cascade.thresholds[0], "t2": cascade.thresholds[1]},
         "class_formula": artifacts.CLASS_FORMULA,

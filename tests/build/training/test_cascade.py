@@ -12,7 +12,7 @@ from credit_score.build.artifacts import class_probabilities, threshold_labels
 from credit_score.build.conversion import check_parity, require_parity, to_onnx
 from credit_score.build.training import synthetic
 from credit_score.build.training.cascade import (
-    MONOTONE_FEATURES,
+    MONOTONE,
     booster_params,
     fit_cascade,
     macro_f1,
@@ -45,14 +45,17 @@ def test_given_overrides_when_building_params_then_one_thread_always_and_depth_c
         booster_params(max_depth=6)
 
 
-def test_given_monotone_features_when_listing_constraints_then_decreasing_exactly_on_them() -> None:
+def test_given_monotone_features_when_listing_constraints_then_each_sign_sits_exactly_on_its_feature() -> None:
     constraints = monotone_constraints()
 
     assert len(constraints) == len(FEATURE_NAMES)
-    assert {name for name, sign in zip(FEATURE_NAMES, constraints, strict=True) if sign} == set(MONOTONE_FEATURES)
-    assert set(constraints) == {0, -1}
+    assert {name: sign for name, sign in zip(FEATURE_NAMES, constraints, strict=True) if sign} == MONOTONE
+    assert MONOTONE["Outstanding_Debt"] == -1
+    assert MONOTONE["Annual_Income"] == 1
     with pytest.raises(ValueError, match="not in the encoding"):
-        monotone_constraints(("Shoe_Size",))
+        monotone_constraints({"Shoe_Size": -1})
+    with pytest.raises(ValueError, match="signs"):
+        monotone_constraints({"Outstanding_Debt": 2})
 
 
 def test_given_fitted_cascade_when_scoring_then_probabilities_are_a_distribution_over_47_columns(
@@ -67,15 +70,16 @@ def test_given_fitted_cascade_when_scoring_then_probabilities_are_a_distribution
     assert macro_f1(dataset.labels, cascade.labels(dataset.features)) > 0.5  # it learnt the synthetic signal
 
 
-@pytest.mark.parametrize("name", MONOTONE_FEATURES)
-def test_given_generated_applicants_when_one_monotone_feature_sweeps_its_domain_then_p_good_never_rises(
+@pytest.mark.parametrize("name", MONOTONE)
+def test_given_generated_applicants_when_one_monotone_feature_sweeps_its_domain_worse_then_p_good_never_rises(
     cascade, dataset, name: str
 ) -> None:
     column = FEATURE_NAMES.index(name)
     field = FIELDS_BY_NAME[name]
     rows = dataset.features[:200]
     previous_good, previous_poor, previous_label = None, None, None
-    for value in np.linspace(field.minimum, min(field.maximum, 5 * np.nanmax(dataset.features[:, column])), 25):
+    sweep = np.linspace(field.minimum, min(field.maximum, 5 * np.nanmax(dataset.features[:, column])), 25)
+    for value in sweep if MONOTONE[name] < 0 else sweep[::-1]:  # from the best value to the worst
         moved = rows.copy()
         moved[:, column] = value
         probabilities, labels = cascade.probabilities(moved), cascade.labels(moved)

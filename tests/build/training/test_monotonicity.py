@@ -7,7 +7,7 @@ import pytest
 
 from credit_score.build.artifacts import Cascade
 from credit_score.build.training import synthetic
-from credit_score.build.training.cascade import MONOTONE_FEATURES, fit_cascade
+from credit_score.build.training.cascade import MONOTONE, fit_cascade
 from credit_score.build.training.data import to_dataset
 from credit_score.build.training.monotonicity import STEPS, MonotonicityError, require_monotone, step_test
 from credit_score.contract.fields import FEATURE_NAMES, FIELDS_BY_NAME
@@ -28,8 +28,8 @@ def test_given_constrained_cascade_when_step_testing_every_row_then_no_violation
     report = require_monotone(step_test(_fit(dataset), dataset.features))
 
     assert report.rows == len(dataset)
-    assert report.checks == len(dataset) * sum(len(STEPS[name]) for name in MONOTONE_FEATURES)
-    assert set(report.violations) == {f"{name}+{step:g}" for name in MONOTONE_FEATURES for step in STEPS[name]}
+    assert report.checks == len(dataset) * sum(len(STEPS[name]) for name in MONOTONE)
+    assert set(report.violations) == {f"{name}{step:+g}" for name in MONOTONE for step in STEPS[name]}
     assert report.as_metadata()["tolerance"] == 1e-9
 
 
@@ -57,7 +57,7 @@ class _Shifted:
 def test_given_one_booster_rewarding_debt_when_step_testing_then_exactly_the_debt_steps_fail(dataset) -> None:
     good = _fit(dataset)
     debt = FEATURE_NAMES.index("Outstanding_Debt")
-    defective = Cascade((good.boosters[0], _Shifted(good.boosters[1], debt, 1e-3)), good.thresholds, MONOTONE_FEATURES)
+    defective = Cascade((good.boosters[0], _Shifted(good.boosters[1], debt, 1e-3)), good.thresholds, MONOTONE)
 
     report = step_test(defective, dataset.features)
 
@@ -65,27 +65,49 @@ def test_given_one_booster_rewarding_debt_when_step_testing_then_exactly_the_deb
     assert failing == {"Outstanding_Debt+1000", "Outstanding_Debt+5000"}
 
 
-class _RewardsBeyondDomain:
-    """Another booster's margin, raised when one column exceeds its domain maximum or is missing."""
+def test_given_one_booster_penalising_income_when_step_testing_then_exactly_the_income_steps_fail(dataset) -> None:
+    good = _fit(dataset)
+    income = FEATURE_NAMES.index("Annual_Income")
+    defective = Cascade((_Shifted(good.boosters[0], income, -1e-4), good.boosters[1]), good.thresholds, MONOTONE)
 
-    def __init__(self, booster, column: int, maximum: float) -> None:
-        self.booster, self.column, self.maximum = booster, column, maximum
+    report = step_test(defective, dataset.features)
+
+    failing = {key for key, count in report.violations.items() if count}
+    assert failing == {"Annual_Income-2000", "Annual_Income-10000"}  # less income must never help
+
+
+def test_given_steps_that_would_improve_a_feature_when_step_testing_then_refused(dataset) -> None:
+    good = _fit(dataset)
+
+    with pytest.raises(ValueError, match="do not make the value worse"):
+        step_test(Cascade(good.boosters, good.thresholds, {"Outstanding_Debt": 1}), dataset.features[:10])
+
+
+class _RewardsBeyondDomain:
+    """Another booster's margin, raised when one column leaves its domain or is missing."""
+
+    def __init__(self, booster, column: int, minimum: float, maximum: float) -> None:
+        self.booster, self.column, self.minimum, self.maximum = booster, column, minimum, maximum
 
     def predict(self, matrix: np.ndarray, raw_score: bool = True) -> np.ndarray:
         values = matrix[:, self.column]
         with np.errstate(invalid="ignore"):
-            return self.booster.predict(matrix, raw_score=True) + 5.0 * ((values > self.maximum) | np.isnan(values))
+            outside = (values > self.maximum) | (values < self.minimum) | np.isnan(values)
+            return self.booster.predict(matrix, raw_score=True) + 5.0 * outside
 
 
-def test_given_values_at_the_domain_maximum_or_missing_when_stepping_then_capped_or_left_missing(dataset) -> None:
+@pytest.mark.parametrize(("name", "bound"), [("Interest_Rate", "maximum"), ("Annual_Income", "minimum")])
+def test_given_values_at_the_domain_bound_or_missing_when_stepping_then_kept_inside_or_left_missing(
+    dataset, name: str, bound: str
+) -> None:
     cascade = _fit(dataset)
     rows = dataset.features[:50].copy()
-    rate = FEATURE_NAMES.index("Interest_Rate")
-    maximum = FIELDS_BY_NAME["Interest_Rate"].maximum
-    rows[:25, rate] = maximum
-    rows[25:, rate] = np.nan
-    odd = _RewardsBeyondDomain(cascade.boosters[1], rate, maximum)
+    column = FEATURE_NAMES.index(name)
+    field = FIELDS_BY_NAME[name]
+    rows[:25, column] = getattr(field, bound)  # the edge a worsening step points at
+    rows[25:, column] = np.nan
+    odd = _RewardsBeyondDomain(cascade.boosters[1], column, field.minimum, field.maximum)
 
-    report = step_test(Cascade((cascade.boosters[0], odd), cascade.thresholds, MONOTONE_FEATURES), rows)
+    report = step_test(Cascade((cascade.boosters[0], odd), cascade.thresholds, MONOTONE), rows)
 
     assert report.passed  # a step never leaves the domain, and a missing value stays missing

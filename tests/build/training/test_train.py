@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import mlflow
@@ -16,7 +17,7 @@ from credit_score.build import artifacts
 from credit_score.build.downloader import Selection, download
 from credit_score.build.registry import Registry, local_registry
 from credit_score.build.training import synthetic
-from credit_score.build.training.cascade import MONOTONE_FEATURES
+from credit_score.build.training.cascade import MONOTONE
 from credit_score.build.training.data import DataError, split, to_dataset
 from credit_score.build.training.evaluate import evaluate_bundle
 from credit_score.build.training.monotonicity import MonotonicityError
@@ -76,7 +77,8 @@ def test_given_raw_rows_when_training_then_run_logs_params_and_all_metrics(
     assert trained.metrics["eval_rows"] + trained.metrics["train_rows"] == 2500
     assert trained.metrics["eval_rows"] == pytest.approx(500, abs=3)
     assert run.data.params["rounds_standard_or_better"] == "30"
-    assert set(run.data.params["constrained_features"].split(",")) == set(MONOTONE_FEATURES)
+    assert set(run.data.params["decreasing_features"].split(",")) == {n for n, s in MONOTONE.items() if s < 0}
+    assert set(run.data.params["increasing_features"].split(",")) == {n for n, s in MONOTONE.items() if s > 0}
     assert 0.0 < float(run.data.params["threshold_t1"]) < 1.0
     assert run.data.params["data"] == "rows.csv"
     assert run.data.params["seed"] == "42"
@@ -112,12 +114,19 @@ def test_given_training_run_when_loading_its_cascade_then_boosters_and_threshold
     _, evaluation = split(to_dataset(rows), 0.2, 42)
 
     assert [booster.num_trees() for booster in cascade.boosters] == [30, 30]
-    assert cascade.monotone_features == MONOTONE_FEATURES
+    assert cascade.monotone == MONOTONE
     assert cascade.thresholds == (float(trained.params["threshold_t1"]), float(trained.params["threshold_t2"]))
     accuracy = float((cascade.labels(evaluation.features) == evaluation.labels).mean())
     assert accuracy == pytest.approx(trained.metrics["accuracy"], abs=1e-6)
 
 
+@pytest.fixture
+def code_paths_undone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading a pyfunc prepends its ``code/`` copy of the package to sys.path; later tests must not see it."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+
+@pytest.mark.usefixtures("code_paths_undone")
 def test_given_training_run_when_loading_registered_model_then_raw_field_pyfunc_answers_like_the_cascade(
     trained: TrainResult, client: MlflowClient, tmp_path: Path
 ) -> None:
@@ -148,6 +157,7 @@ def test_given_training_run_when_loading_registered_model_then_raw_field_pyfunc_
     assert set(answer["label"]) <= {"Poor", "Standard", "Good"}
 
 
+@pytest.mark.usefixtures("code_paths_undone")
 def test_given_raw_records_with_a_bad_field_when_the_pyfunc_predicts_then_refused_naming_the_field_not_the_value(
     trained: TrainResult, client: MlflowClient, tmp_path: Path
 ) -> None:
@@ -274,8 +284,9 @@ def test_given_real_data_and_defaults_when_training_then_served_onnx_model_meets
 
     print(f"served ONNX on {served['rows']} unseen rows: {json.dumps(served)}")
     assert served["rows"] == result.metrics["eval_rows"] == len(unseen)
-    # Measured on this split: macro-F1 0.593, weighted AUC 0.752, ECE 0.015; the former (non-monotone) soft vote
-    # 0.608, 0.753, 0.016. Issue 11 asks for 0.60 / 0.755: this hold-out is harder than the 5-fold mean (AUC 0.761).
+    # Measured on this split: macro-F1 0.594, weighted AUC 0.750, ECE 0.012; the former (non-monotone) soft vote
+    # 0.608, 0.753, 0.016. Issue 11 asks for 0.60 / 0.755: this hold-out is harder than the ten-split mean
+    # (0.605 / 0.759, python -m benchmarks.holdout_spread).
     assert served["macro_f1"] >= 0.585
     assert served["weighted_roc_auc"] >= 0.745
     assert served["ece"] <= 0.03

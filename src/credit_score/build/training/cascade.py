@@ -2,9 +2,10 @@
 
 Booster 1 learns P(y >= Standard) on every row, booster 2 P(y = Good | y >= Standard) on the rows
 that are at least Standard; ``credit_score.build.artifacts`` turns their margins into the three
-class probabilities. Both carry decreasing monotone constraints on the features in
-:data:`MONOTONE_FEATURES`, so more debt, delays, inquiries or interest can only lower either
-margin, hence lower P(Good), raise P(Poor) and never improve the class.
+class probabilities. Both carry the monotone constraints of :data:`MONOTONE`: more debt, delays,
+inquiries or interest can only lower either margin, more income, take-home pay or credit history
+only raise it, so such a change moves P(Good) and P(Poor) the way credit logic says and never the
+class the other way.
 
 Why these settings: on the real file (5-fold cross-validation) the monotone cascade matches the
 former soft vote of a forest and boosted trees in weighted AUC (0.761 against 0.762) with better
@@ -29,20 +30,29 @@ groups kept whole), never on the evaluation rows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from credit_score.build.artifacts import Cascade, threshold_labels
+from credit_score.build.artifacts import DECREASING, INCREASING, Cascade, threshold_labels
 from credit_score.contract.fields import FEATURE_NAMES
 
-MONOTONE_FEATURES: tuple[str, ...] = (
-    "Num_of_Delayed_Payment",
-    "Outstanding_Debt",
-    "Delay_from_due_date",
-    "Num_Credit_Inquiries",
-    "Interest_Rate",
-)
+# Feature -> LightGBM constraint sign: -1 a higher value can only worsen the answer, +1 only improve it.
+# Income, take-home pay and history length cost nothing measurable over ten hold-out splits (mean
+# macro-F1 0.6054 against 0.6057, AUC 0.7587 against 0.7589); credit utilisation as -1 cost 0.0016 F1,
+# Total_EMI_per_month as -1 0.006 AUC (in this data 44 % of applicants paying 10-15 % of their take-home
+# pay in instalments are Good, 6 % of those paying 4-8 %), so both stay free.
+MONOTONE: dict[str, int] = {
+    "Num_of_Delayed_Payment": DECREASING,
+    "Outstanding_Debt": DECREASING,
+    "Delay_from_due_date": DECREASING,
+    "Num_Credit_Inquiries": DECREASING,
+    "Interest_Rate": DECREASING,
+    "Annual_Income": INCREASING,
+    "Monthly_Inhand_Salary": INCREASING,
+    "Credit_History_Age": INCREASING,
+}
 DEFAULTS: dict[str, Any] = {
     "objective": "binary",
     "max_depth": 5,
@@ -59,12 +69,14 @@ THRESHOLD_GRID = np.round(np.arange(0.20, 0.801, 0.01), 2)
 FIXED: dict[str, Any] = {"num_threads": 1, "deterministic": True, "force_col_wise": True, "verbose": -1}
 
 
-def monotone_constraints(features: tuple[str, ...] = MONOTONE_FEATURES) -> list[int]:
-    """LightGBM's per-column constraint list: -1 (decreasing) for ``features``, 0 elsewhere."""
-    unknown = set(features) - set(FEATURE_NAMES)
+def monotone_constraints(monotone: Mapping[str, int] = MONOTONE) -> list[int]:
+    """LightGBM's per-column constraint list: each feature's sign from ``monotone``, 0 elsewhere."""
+    unknown = set(monotone) - set(FEATURE_NAMES)
     if unknown:
         raise ValueError(f"monotone features not in the encoding: {sorted(unknown)}")
-    return [-1 if name in features else 0 for name in FEATURE_NAMES]
+    if set(monotone.values()) - {DECREASING, INCREASING}:
+        raise ValueError(f"monotone signs must be {DECREASING} or {INCREASING}")
+    return [monotone.get(name, 0) for name in FEATURE_NAMES]
 
 
 def booster_params(seed: int = 42, **overrides: Any) -> dict[str, Any]:
@@ -164,19 +176,22 @@ def fit_cascade(
     """Tune the thresholds out of fold, then fit both boosters on all of ``features``."""
     params = booster_params(seed, **overrides)
     thresholds = tune_thresholds(labels, out_of_fold_margins(features, labels, groups, params, rounds))
-    return Cascade(fit_boosters(features, labels, params, rounds), thresholds, MONOTONE_FEATURES)
+    return Cascade(fit_boosters(features, labels, params, rounds), thresholds, MONOTONE)
 
 
 def logged_params(params: dict[str, Any], rounds: tuple[int, int], cascade: Cascade) -> dict[str, Any]:
-    """The hyper-parameters worth recording with a run (the constraint list as feature names)."""
+    """The hyper-parameters worth recording with a run (the constraint list as feature names per sign)."""
     chosen = {key: value for key, value in params.items() if key in DEFAULTS or key == "monotone_constraints_method"}
-    constrained = [name for name, sign in zip(FEATURE_NAMES, params["monotone_constraints"], strict=True) if sign]
+    signs = dict(zip(FEATURE_NAMES, params["monotone_constraints"], strict=True))
+    decreasing = [name for name, sign in signs.items() if sign == DECREASING]
+    increasing = [name for name, sign in signs.items() if sign == INCREASING]
     return {
         "model": "ordinal cascade of two LightGBM boosters",
         **chosen,
         "rounds_standard_or_better": rounds[0],
         "rounds_good_given_standard": rounds[1],
-        "constrained_features": ",".join(constrained) or "none",
+        "decreasing_features": ",".join(decreasing) or "none",
+        "increasing_features": ",".join(increasing) or "none",
         "threshold_t1": cascade.thresholds[0],
         "threshold_t2": cascade.thresholds[1],
     }
