@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,19 @@ from credit_score.contract.fields import FIELDS, clean_value
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT.parent / "shared" / "data" / "credit-score" / "credit_score_august.csv"
+
+
+def shared_csv() -> Path | None:
+    """``CREDIT_SCORE_CSV`` or the shared file; ``None``, after one line on stderr, when it is absent."""
+    path = Path(os.environ.get("CREDIT_SCORE_CSV", CSV))
+    if path.exists():
+        return path
+    print(f"no data at {path}; set CREDIT_SCORE_CSV", file=sys.stderr)
+    return None
+
+
+def write_result(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
 def csv_digest(path: Path = CSV) -> str:

@@ -16,14 +16,11 @@ unconstrained figure is the recipe's ceiling on that split.
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.data import CSV, ROOT, csv_digest
+from benchmarks.data import ROOT, csv_digest, shared_csv, write_result
 from credit_score.build.training.data import DEFAULT_EVAL_FRACTION, DEFAULT_SEED
 
 RESULTS = ROOT / "benchmarks" / "results" / "holdout_spread.json"
@@ -84,12 +81,11 @@ def _line(figures: dict[str, float], label: str) -> str:
 
 
 def main() -> int:
-    csv = Path(os.environ.get("CREDIT_SCORE_CSV", CSV))
-    if not csv.exists():
-        print(f"no data at {csv}; set CREDIT_SCORE_CSV", file=sys.stderr)
+    csv = shared_csv()
+    if csv is None:
         return 2
     result = run(csv)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result(RESULTS, result)
     for variant in VARIANTS:
         for key, figures in result["summary"][variant].items():
             spread = f"{figures['min']:.4f}..{figures['max']:.4f}"

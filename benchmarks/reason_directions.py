@@ -17,16 +17,13 @@ follow the model's shape, which is not monotone.
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.data import CSV, ROOT, csv_digest
+from benchmarks.data import ROOT, csv_digest, shared_csv, write_result
 
 RESULTS = ROOT / "benchmarks" / "results" / "reason_directions.json"
 NO_CHANGE = 1e-9  # below float summation noise of the leaf values
@@ -103,12 +100,11 @@ def _shares(counts: Counter[str]) -> dict[str, Any]:
 
 
 def main() -> int:
-    csv = Path(os.environ.get("CREDIT_SCORE_CSV", CSV))
-    if not csv.exists():
-        print(f"no data at {csv}; set CREDIT_SCORE_CSV", file=sys.stderr)
+    csv = shared_csv()
+    if csv is None:
         return 2
     result = run(csv)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result(RESULTS, result)
     for kind, by_move in result["moves"].items():
         for move, shares in by_move.items():
             print(
