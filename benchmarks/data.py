@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +18,18 @@ ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT.parent / "shared" / "data" / "credit-score" / "credit_score_august.csv"
 
 
-def shared_csv() -> Path | None:
-    """``CREDIT_SCORE_CSV`` or the shared file; ``None``, after one line on stderr, when it is absent."""
+def measure_on_shared_csv(run: Callable[[Path], dict[str, Any]], results: Path) -> dict[str, Any] | None:
+    """``run`` on ``CREDIT_SCORE_CSV`` or the shared file, its result written to ``results``.
+
+    ``None``, after one line on stderr, when the data is absent.
+    """
     path = Path(os.environ.get("CREDIT_SCORE_CSV", CSV))
-    if path.exists():
-        return path
-    print(f"no data at {path}; set CREDIT_SCORE_CSV", file=sys.stderr)
-    return None
-
-
-def write_result(path: Path, document: dict[str, Any]) -> None:
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    if not path.exists():
+        print(f"no data at {path}; set CREDIT_SCORE_CSV", file=sys.stderr)
+        return None
+    result = run(path)
+    results.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
 
 
 def csv_digest(path: Path = CSV) -> str:

@@ -20,7 +20,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from benchmarks.data import ROOT, csv_digest, shared_csv, write_result
+from benchmarks.data import ROOT, csv_digest, measure_on_shared_csv
 from credit_score.build.training.data import DEFAULT_EVAL_FRACTION, DEFAULT_SEED
 
 RESULTS = ROOT / "benchmarks" / "results" / "holdout_spread.json"
@@ -81,11 +81,9 @@ def _line(figures: dict[str, float], label: str) -> str:
 
 
 def main() -> int:
-    csv = shared_csv()
-    if csv is None:
+    result = measure_on_shared_csv(run, RESULTS)
+    if result is None:
         return 2
-    result = run(csv)
-    write_result(RESULTS, result)
     for variant in VARIANTS:
         for key, figures in result["summary"][variant].items():
             spread = f"{figures['min']:.4f}..{figures['max']:.4f}"

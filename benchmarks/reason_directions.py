@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.data import ROOT, csv_digest, shared_csv, write_result
+from benchmarks.data import ROOT, csv_digest, measure_on_shared_csv
 
 RESULTS = ROOT / "benchmarks" / "results" / "reason_directions.json"
 NO_CHANGE = 1e-9  # below float summation noise of the leaf values
@@ -100,11 +100,9 @@ def _shares(counts: Counter[str]) -> dict[str, Any]:
 
 
 def main() -> int:
-    csv = shared_csv()
-    if csv is None:
+    result = measure_on_shared_csv(run, RESULTS)
+    if result is None:
         return 2
-    result = run(csv)
-    write_result(RESULTS, result)
     for kind, by_move in result["moves"].items():
         for move, shares in by_move.items():
             print(
