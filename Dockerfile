@@ -73,7 +73,7 @@ RUN --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \
     && rm -rf "${LAMBDA_TASK_ROOT:?}/bin" \
     && find "${LAMBDA_TASK_ROOT}/numpy" -depth -type d -name tests -exec rm -rf {} + \
     && find "${LAMBDA_TASK_ROOT}" -depth -type d -name __pycache__ -exec rm -rf {} +
-# What the handler imports, nothing of build/, monitoring/ or devtools/.
+# What the handler imports, nothing of modelling/, monitoring/ or devtools/.
 COPY src/app.py ./
 COPY src/credit_score/__init__.py credit_score/
 COPY src/credit_score/contract/ credit_score/contract/

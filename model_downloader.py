@@ -2,7 +2,7 @@
 
     python model_downloader.py [--model-name NAME] [--alias ALIAS | --version N | --latest] [--output DIR]
 
-The command lives in :mod:`credit_score.build.download_cli` (also installed as ``credit-score-download``);
+The command lives in :mod:`credit_score.modelling.download_cli` (also installed as ``credit-score-download``);
 this file lets a checkout run it without installing the package.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from credit_score.build.download_cli import build_parser, main
-from credit_score.build.registry import MLFLOW_DEFAULTS
+from credit_score.modelling.download_cli import build_parser, main
+from credit_score.modelling.registry import MLFLOW_DEFAULTS
 
 __all__ = ["MLFLOW_DEFAULTS", "build_parser", "main"]
 

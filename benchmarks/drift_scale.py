@@ -47,7 +47,7 @@ def source_rows(count: int) -> list[dict[str, str]]:
 
     if CSV.is_file():
         return request_records(count)
-    from credit_score.build.training.synthetic import generate
+    from credit_score.modelling.training.synthetic import generate
 
     frame = generate(count * 2, seed=3)
     rows = []

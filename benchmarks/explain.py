@@ -41,12 +41,12 @@ def build(folder: Path) -> dict[str, Any]:
     """Two bundles of one cascade: with reason-code tables and without (same ONNX)."""
     import pandas as pd
 
-    from credit_score.build.artifacts import Cascade
-    from credit_score.build.conversion import to_onnx
-    from credit_score.build.explainer import build_tables
-    from credit_score.build.training import synthetic
-    from credit_score.build.training.cascade import MONOTONE, booster_params, fit_boosters
-    from credit_score.build.training.data import read_raw_csv, to_dataset
+    from credit_score.modelling.artifacts import Cascade
+    from credit_score.modelling.conversion import to_onnx
+    from credit_score.modelling.explainer import build_tables
+    from credit_score.modelling.training import synthetic
+    from credit_score.modelling.training.cascade import MONOTONE, booster_params, fit_boosters
+    from credit_score.modelling.training.data import read_raw_csv, to_dataset
 
     csv = Path(os.environ.get("CREDIT_SCORE_CSV", CSV))
     frame = read_raw_csv(csv) if csv.exists() else synthetic.generate(20_000)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.data import ROOT, csv_digest, measure_on_shared_csv
-from credit_score.build.training.data import DEFAULT_EVAL_FRACTION, DEFAULT_SEED
+from credit_score.modelling.training.data import DEFAULT_EVAL_FRACTION, DEFAULT_SEED
 
 RESULTS = ROOT / "benchmarks" / "results" / "holdout_spread.json"
 SEEDS: tuple[int, ...] = (DEFAULT_SEED, *range(1, 10))
@@ -30,10 +30,10 @@ VARIANTS = ("monotone", "unconstrained")
 
 
 def run(csv: Path, seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
-    from credit_score.build.training.cascade import fit_cascade
-    from credit_score.build.training.data import read_raw_csv, split, to_dataset
-    from credit_score.build.training.evaluate import classification_metrics
     from credit_score.contract.fields import FEATURE_NAMES
+    from credit_score.modelling.training.cascade import fit_cascade
+    from credit_score.modelling.training.data import read_raw_csv, split, to_dataset
+    from credit_score.modelling.training.evaluate import classification_metrics
 
     overrides: dict[str, dict[str, Any]] = {
         "monotone": {},

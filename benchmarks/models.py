@@ -1,8 +1,8 @@
 """The two models under comparison, built once and cached: our ONNX bundle and the old joblib XGBoost.
 
 Our side uses ``model/`` when ``make demo`` has built it. Otherwise it is built the way production
-builds it, from the shared rows: ``credit_score.build.training`` (cleaning, encoding, customer-grouped
-80/20 split, ``fit_cascade`` with its defaults, the monotonicity step test), ``credit_score.build.conversion``
+builds it, from the shared rows: ``credit_score.modelling.training`` (cleaning, encoding, customer-grouped
+80/20 split, ``fit_cascade`` with its defaults, the monotonicity step test), ``credit_score.modelling.conversion``
 (ONNX and the parity check) and ``bundle.write_bundle``; only the registry hop is skipped. The old model is XGBoost
 fitted on the same training rows. Both are scored on the same hold-out.
 """
@@ -62,13 +62,13 @@ def _with_demo(models: Models, demo: Path) -> Models:
 
 def _build(folder: Path) -> Models:
     from benchmarks.old_style import train as old_train
-    from credit_score.build import conversion
-    from credit_score.build.training.cascade import ROUNDS, booster_params, fit_cascade, logged_params
-    from credit_score.build.training.data import read_raw_csv, split, to_dataset
-    from credit_score.build.training.evaluate import classification_metrics
-    from credit_score.build.training.monotonicity import require_monotone, step_test
     from credit_score.contract.fields import FEATURE_NAMES, schema
     from credit_score.contract.profile import reference_profile
+    from credit_score.modelling import conversion
+    from credit_score.modelling.training.cascade import ROUNDS, booster_params, fit_cascade, logged_params
+    from credit_score.modelling.training.data import read_raw_csv, split, to_dataset
+    from credit_score.modelling.training.evaluate import classification_metrics
+    from credit_score.modelling.training.monotonicity import require_monotone, step_test
 
     dataset = to_dataset(read_raw_csv(CSV))
     training, evaluation = split(dataset, 0.2, 42)
@@ -107,5 +107,5 @@ def _build(folder: Path) -> Models:
         "ours": ours,
         "old": classification_metrics(evaluation.labels, old.predict_proba(evaluation.features)),
     }
-    source = "built from the shared data with credit_score.build.training (fit_cascade defaults) + conversion.to_onnx"
+    source = "built from the shared data: credit_score.modelling.training (fit_cascade defaults) + to_onnx"
     return Models(bundle, source, old_path, quality)

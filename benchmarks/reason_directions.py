@@ -31,11 +31,17 @@ MOVES = ("one_iqr", "ten_percent", "to_median")
 
 
 def run(csv: Path) -> dict[str, Any]:
-    from credit_score.build.explainer import build_tables, load_tables
-    from credit_score.build.training.cascade import MONOTONE, fit_cascade
-    from credit_score.build.training.data import DEFAULT_EVAL_FRACTION, DEFAULT_SEED, read_raw_csv, split, to_dataset
     from credit_score.contract.fields import FEATURE_NAMES, FIELDS
     from credit_score.contract.reasons import TOO_HIGH, UNFAVOURABLE
+    from credit_score.modelling.explainer import build_tables, load_tables
+    from credit_score.modelling.training.cascade import MONOTONE, fit_cascade
+    from credit_score.modelling.training.data import (
+        DEFAULT_EVAL_FRACTION,
+        DEFAULT_SEED,
+        read_raw_csv,
+        split,
+        to_dataset,
+    )
 
     training, evaluation = split(to_dataset(read_raw_csv(csv)), DEFAULT_EVAL_FRACTION, DEFAULT_SEED)
     cascade = fit_cascade(training.features, training.labels, training.groups)

@@ -50,7 +50,7 @@ PIP_FLAGS = frozenset(
 PIP_VALUE_OPTIONS = frozenset({"--target", "-t", "--platform", "--python-version", "--implementation", "--only-binary"})
 REQUIREMENT_OPTIONS = frozenset({"-r", "--requirement"})
 RUNTIME_REQUIREMENTS = "requirements.txt"
-# What the handler imports; build/, monitoring/ and devtools/ stay out of the image.
+# What the handler imports; modelling/, monitoring/ and devtools/ stay out of the image.
 RUNTIME_SOURCES = frozenset(
     {"src/app.py", "src/credit_score/__init__.py", "src/credit_score/contract/", "src/credit_score/runtime/"}
 )
@@ -576,9 +576,9 @@ def test_given_minimal_good_dockerfile_when_checked_then_no_findings() -> None:
         ),
         pytest.param(_with_final("COPY src/ /var/task/"), "copies src/; only the run-time code", id="copy-all-src"),
         pytest.param(
-            _with_final("COPY src/credit_score/build/ /var/task/credit_score/build/"),
-            "copies src/credit_score/build/",
-            id="copy-build-house",
+            _with_final("COPY src/credit_score/modelling/ /var/task/credit_score/modelling/"),
+            "copies src/credit_score/modelling/",
+            id="copy-modelling-house",
         ),
         pytest.param(_with_final("COPY model_downloader.py ./"), "copies model_downloader.py", id="copy-downloader"),
         pytest.param("# syntax=docker/dockerfile:1.10\n" + GOOD_FINAL, "pull a frontend image", id="syntax-directive"),

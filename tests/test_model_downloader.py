@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import model_downloader
-from credit_score.build import conversion
-from credit_score.build.registry import local_registry
 from credit_score.contract.bundle import load_bundle
+from credit_score.modelling import conversion
+from credit_score.modelling.registry import local_registry
 from tests.support.mlflow_server import (  # noqa: F401 - fixtures mlflow_server, registry_env
     NO_TELEMETRY,
     REGISTRY_ENV,

@@ -5,7 +5,7 @@ Dockerfile does), the run-time code is copied as the Dockerfile copies it (``app
 ``contract/``, ``runtime/``: no ``build/``, ``monitoring/`` or ``devtools/``), then a child
 interpreter started with ``-I -S`` (no site-packages, no PYTHON* variables) and
 ``sys.path = [target, task root]`` imports ``app`` and serves data.json from a real bundle. A
-run-time import of anything only the build has (scikit-learn, pandas, mlflow, our build house...)
+run-time import of anything only the build has (scikit-learn, pandas, mlflow, our modelling house...)
 fails there. The install is cached under ~/.cache keyed by the requirements' sha256 and the interpreter.
 """
 
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "requirements.txt"
 BUILD_ONLY_MODULES = (
     *("sklearn", "pandas", "mlflow", "skl2onnx", "onnx", "scipy", "dagshub", "pytest"),
-    *("credit_score.build", "credit_score.monitoring", "credit_score.devtools"),
+    *("credit_score.modelling", "credit_score.monitoring", "credit_score.devtools"),
 )
 
 CHILD = r"""

@@ -21,7 +21,7 @@ PATH_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("test suite", re.compile(rf"^{TASK_ROOT}/(.+/)?tests?(/|$)")),
     ("bytecode cache", re.compile(r"(^|/)__pycache__(/|$)|\.py[co]$")),
     ("console scripts", re.compile(rf"^{TASK_ROOT}/bin(/|$)")),
-    ("build-time module", re.compile(rf"^{TASK_ROOT}/credit_score/(build|monitoring|devtools)(/|$)")),
+    ("build-time module", re.compile(rf"^{TASK_ROOT}/credit_score/(modelling|monitoring|devtools)(/|$)")),
     (
         "build-time file",
         re.compile(rf"^{TASK_ROOT}/(model_downloader\.py|test\.py|requirements(-\w+)?\.txt|Dockerfile|src)(/|$)"),

@@ -19,7 +19,7 @@ from tests.image import audit
         ("var/task/credit_score/runtime/__pycache__/service.cpython-312.pyc", "bytecode cache"),
         ("var/task/six.pyc", "bytecode cache"),
         ("var/task/bin/f2py", "console scripts"),
-        ("var/task/credit_score/build/downloader.py", "build-time module"),
+        ("var/task/credit_score/modelling/downloader.py", "build-time module"),
         ("var/task/credit_score/monitoring/report.py", "build-time module"),
         ("var/task/credit_score/devtools/serve.py", "build-time module"),
         ("var/task/model_downloader.py", "build-time file"),

@@ -24,9 +24,9 @@ import pandas as pd
 import pytest
 
 import app
-from credit_score.build.training import synthetic
-from credit_score.build.training.train import TrainResult, train
 from credit_score.contract.bundle import MODEL_FILE, BundleError, load_bundle
+from credit_score.modelling.training import synthetic
+from credit_score.modelling.training.train import TrainResult, train
 from tests.support.bundles import synthetic_records
 from tests.support.lambda_context import LambdaContext
 from tests.support.mlflow_server import (  # noqa: F401 - fixtures

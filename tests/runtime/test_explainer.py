@@ -93,7 +93,7 @@ def test_golden_reasons_of_a_fixed_applicant(explained: Explained, explainer: Ex
 def _moves(row: np.ndarray, field_index: int, direction: str, explained: Explained) -> list[np.ndarray]:  # noqa: F811
     """Rows with only this number moved the way the reason says helps, to each probe quantile of the
     training values on that side."""
-    from credit_score.build.explainer import PROBE_QUANTILES
+    from credit_score.modelling.explainer import PROBE_QUANTILES
 
     column = FEATURE_NAMES.index(FIELDS[field_index].name)
     targets = np.quantile(explained.matrix[:, column], PROBE_QUANTILES, method="inverted_cdf")

@@ -85,9 +85,9 @@ def rule_label(values: dict[str, float | str]) -> int:
 
 def train_onnx(matrix: np.ndarray, labels: np.ndarray, *, trees: int, depth: int, seed: int = 0) -> tuple[bytes, Any]:
     """Fit the monotone cascade (``trees`` rounds a booster, fixed thresholds); convert it as the downloader does."""
-    from credit_score.build.artifacts import Cascade
-    from credit_score.build.conversion import to_onnx
-    from credit_score.build.training.cascade import MONOTONE, booster_params, fit_boosters
+    from credit_score.modelling.artifacts import Cascade
+    from credit_score.modelling.conversion import to_onnx
+    from credit_score.modelling.training.cascade import MONOTONE, booster_params, fit_boosters
 
     depth = min(depth, 5)  # the explainer's tables bound the depth
     params = booster_params(seed, max_depth=depth, num_leaves=2 ** min(depth, 4), min_data_in_leaf=5, learning_rate=0.3)

@@ -19,17 +19,17 @@ from tests.support.bundles import rule_label, synthetic_records
 @dataclass(frozen=True)
 class Explained:
     bundle: Bundle
-    cascade: Any  # credit_score.build.artifacts.Cascade
+    cascade: Any  # credit_score.modelling.artifacts.Cascade
     matrix: np.ndarray  # the training rows, float32
     tables: bytes
 
 
 def build_explained_bundle(target: Path, *, rows: int = 1_500, rounds: int = 30, seed: int = 7) -> Explained:
     """Depth-5 boosters of ``rounds`` trees each, thresholds 0.5: trained in about a second."""
-    from credit_score.build.artifacts import Cascade
-    from credit_score.build.conversion import to_onnx
-    from credit_score.build.explainer import build_tables
-    from credit_score.build.training.cascade import MONOTONE, booster_params, fit_boosters
+    from credit_score.modelling.artifacts import Cascade
+    from credit_score.modelling.conversion import to_onnx
+    from credit_score.modelling.explainer import build_tables
+    from credit_score.modelling.training.cascade import MONOTONE, booster_params, fit_boosters
 
     parsed = [fields.parse_record(record)[0] for record in synthetic_records(rows, seed=seed)]
     matrix = fields.encode(parsed)

@@ -1,6 +1,6 @@
 """Register a tiny cascade the way the training package does, so downloader tests need no training run.
 
-The contract mirrored here is the run layout of ``credit_score.build.artifacts``: the two boosters
+The contract mirrored here is the run layout of ``credit_score.modelling.artifacts``: the two boosters
 and ``cascade.json`` at the run's root, the raw-field pyfunc under ``model/`` (registered with
 ``create_model_version(source=<run artifact uri>/model)`` and given an alias), and
 ``bundle/reference_profile.json``, ``bundle/metrics.json``, ``bundle/monotonicity.json`` and
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from credit_score.build import artifacts
-from credit_score.build.artifacts import Cascade, save_cascade
-from credit_score.build.training.cascade import MONOTONE, booster_params, fit_boosters
-from credit_score.build.training.pyfunc import save_pyfunc
 from credit_score.contract.fields import CATEGORICAL_FIELDS, FEATURE_NAMES, NUMERIC_FIELDS
+from credit_score.modelling import artifacts
+from credit_score.modelling.artifacts import Cascade, save_cascade
+from credit_score.modelling.training.cascade import MONOTONE, booster_params, fit_boosters
+from credit_score.modelling.training.pyfunc import save_pyfunc
 from tests.support.bundles import synthetic_records
 
 PARITY_ROWS = 1200

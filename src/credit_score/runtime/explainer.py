@@ -1,7 +1,7 @@
 """Exact reason codes at run time: path-dependent TreeSHAP of the cascade, evaluated from tables.
 
 The tables (``explainer.npz``, built and checked against ``shap.TreeExplainer`` by
-:mod:`credit_score.build.explainer`, which explains the algebra) hold, for every leaf of both boosters,
+:mod:`credit_score.modelling.explainer`, which explains the algebra) hold, for every leaf of both boosters,
 the interval ``(lo, hi]`` of each distinct path feature and one Shapley table ``Ψ`` of ``2^d`` numbers.
 Explaining a row is then a handful of numpy operations over (leaves by path features): which features
 are hot, one gather from ``Ψ`` and one multiply per entry, one ``bincount`` into the 21 fields (a
