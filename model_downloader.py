@@ -19,4 +19,4 @@ from credit_score.modelling.registry import MLFLOW_DEFAULTS
 __all__ = ["MLFLOW_DEFAULTS", "build_parser", "main"]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="model_downloader.py"))

@@ -1,6 +1,6 @@
 """A local HTTP server in front of ``app.handler``, shaped like API Gateway's HTTP API (payload 2.0).
 
-    credit-score-serve [--host 127.0.0.1] [--port 8080] [--model-dir model]
+    credit-score-serve [--host 127.0.0.1] [--port 8080] [--model-dir model] [--allow-no-model]
     python -m credit_score.devtools.serve ...
 
 ``Gateway`` is a WSGI application: each request becomes the event an HTTP API ``$default`` route would
@@ -45,9 +45,18 @@ from urllib.parse import parse_qsl
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
+from credit_score.cli import CommandParser
 from credit_score.devtools import openapi
 from credit_score.runtime.config import MODEL_DIR, Settings
-from credit_score.runtime.errors import BadRequest, ClientError, ConfigError, MethodNotAllowed, PayloadTooLarge
+from credit_score.runtime.errors import (
+    BadRequest,
+    ClientError,
+    ConfigError,
+    MethodNotAllowed,
+    ModelUnavailable,
+    PayloadTooLarge,
+)
+from credit_score.runtime.model import Model
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -395,22 +404,64 @@ def make_server(
     return Server(host, port, gateway, handler=RequestHandler)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Serve app.handler over HTTP the way API Gateway's HTTP API does.")
+PROG = "credit-score-serve"
+EXIT_CODES = {
+    0: "stopped with Ctrl-C",
+    1: "no loadable model bundle (run `make demo`, or pass --allow-no-model to start anyway)",
+    2: "usage error, a bad configuration variable, or the address cannot be bound",
+}
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError("must be a whole number from 0 to 65535")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = CommandParser(
+        prog=PROG,
+        description=(
+            "Serve app.handler over HTTP the way API Gateway's HTTP API does: POST /predict (or /) predicts, "
+            f"GET /health describes the model, GET {DOCS_PATH} is the API page, GET {OPENAPI_PATH} its document. "
+            "Refuses to start without a loadable model bundle."
+        ),
+        exit_codes=EXIT_CODES,
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    parser.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0 picks a free one)")
     parser.add_argument(
         "--model-dir", type=Path, default=None, help="model bundle folder (default: $MODEL_DIR, else ./model)"
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--allow-no-model",
+        action="store_true",
+        help="start even when the bundle cannot be loaded (predictions then answer 500 model_unavailable)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     os.environ[MODEL_DIR] = str(args.model_dir or os.environ.get(MODEL_DIR) or Path("model").resolve())
     try:
-        server = make_server(args.host, args.port)
+        settings = Settings.from_env()
+        if not args.allow_no_model:  # a missing bundle stops here, not as a 500 to every request
+            Model.load(settings.model_dir, threads=settings.model_threads)
+        server = make_server(args.host, args.port, settings=settings)
     except ConfigError as error:
-        print(f"configuration error: {error.reason}", file=sys.stderr)
+        print(f"{PROG}: error: configuration: {error.reason}", file=sys.stderr)
         return 2
+    except ModelUnavailable as error:
+        reason = " ".join(error.reason.split())
+        print(
+            f"{PROG}: error: no loadable model bundle in {os.environ[MODEL_DIR]} ({reason}); "
+            "run `make demo` to build one, or pass --allow-no-model",
+            file=sys.stderr,
+        )
+        return 1
     except SystemExit:  # werkzeug exits when it cannot bind, having printed why
-        print(f"cannot listen on {args.host}:{args.port}", file=sys.stderr)
+        print(f"{PROG}: error: cannot listen on {args.host}:{args.port}", file=sys.stderr)
         return 2
     print(
         f"serving on {server.url} (docs: {server.url}{DOCS_PATH}, OpenAPI: {server.url}{OPENAPI_PATH})", file=sys.stderr

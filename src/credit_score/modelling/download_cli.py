@@ -20,6 +20,7 @@ import warnings
 from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 
+from credit_score.cli import CommandParser
 from credit_score.contract.bundle import BundleError
 from credit_score.modelling.conversion import ConversionError
 from credit_score.modelling.downloader import (
@@ -30,7 +31,7 @@ from credit_score.modelling.downloader import (
     parse_version,
     selection_from,
 )
-from credit_score.modelling.registry import RegistryError, apply_client_defaults
+from credit_score.modelling.registry import RegistryError, apply_client_defaults, check_scheme
 
 EXIT_FAILURE = 2
 
@@ -60,10 +61,11 @@ def read_secret_files(environ: MutableMapping[str, str], directory: Path = SECRE
     return filled
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        """Usage errors are one line too, with the same exit code as every other failure."""
-        self.exit(EXIT_FAILURE, f"{self.prog}: error: {message} (see --help)\n")
+PROG = "credit-score-download"
+EXIT_CODES = {
+    0: "the bundle is written and verified; one summary line on stdout",
+    EXIT_FAILURE: "usage error, registry unreachable or refusing, no such model/version, or a failed parity check",
+}
 
 
 def _version(text: str) -> int | str:
@@ -81,8 +83,23 @@ def _parity_rows(text: str) -> int:
     return int(text)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="model_downloader.py", description=__doc__.split("\n\n")[0])
+def _tracking_uri(text: str) -> str:
+    try:
+        return check_scheme(text)
+    except RegistryError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = CommandParser(
+        prog=prog,
+        description=(
+            "Fetch a registered model version from MLflow (local registry, an MLflow server or DagsHub), convert "
+            "it to ONNX with a parity check and write the verified bundle the Lambda serves."
+        ),
+        exit_codes=EXIT_CODES,
+        usage_exit=EXIT_FAILURE,
+    )
     parser.add_argument(
         "--model-name", metavar="NAME", help="registered model name (env MODEL_NAME, default credit-score-classifier)"
     )
@@ -94,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     choice.add_argument("--latest", action="store_true", help="the highest READY version")
     parser.add_argument("--output", default="model", metavar="DIR", help="bundle folder to replace (default: model)")
     parser.add_argument(
-        "--tracking-uri", metavar="URI", help="MLflow tracking URI (default: env, then DagsHub, then local)"
+        "--tracking-uri",
+        type=_tracking_uri,
+        metavar="URI",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, then DagsHub, then the local registry)",
     )
     parser.add_argument(
         "--parity-rows",
@@ -113,8 +133,8 @@ def _quiet_libraries() -> None:
     warnings.simplefilter("ignore")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    args = build_parser(prog).parse_args(argv)
     read_secret_files(os.environ, SECRETS_DIR)
     apply_client_defaults()  # seconds, not minutes, when the registry is down
     if not args.verbose:
@@ -128,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             logging.getLogger(__name__).exception("download failed")
         message = " ".join(str(error).split())
-        print(f"model_downloader.py: error: {message}", file=sys.stderr)
+        print(f"{prog}: error: {message}", file=sys.stderr)
         return EXIT_FAILURE
     print(result.summary(args.output))
     return 0

@@ -85,12 +85,28 @@ def local_registry(directory: str | os.PathLike[str] | None = None) -> Registry:
     return Registry(f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri(), "local")
 
 
+# The tracking-store schemes MLflow's clients accept (SQLAlchemy dialects may add a driver: postgresql+psycopg2).
+TRACKING_SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks", "databricks-uc")
+
+
+def check_scheme(uri: str) -> str:
+    """``uri`` if MLflow can use it as a tracking URI (a known scheme, or a plain path); RegistryError otherwise.
+
+    MLflow reports an unknown scheme deep in a stack trace, after minutes of training; this says it first.
+    """
+    scheme = urlsplit(uri).scheme.lower().partition("+")[0]
+    if len(scheme) > 1 and scheme not in TRACKING_SCHEMES:  # one letter: a Windows drive, i.e. a path
+        known = ", ".join(f"{name}://" for name in TRACKING_SCHEMES)
+        raise RegistryError(f"unsupported tracking URI scheme '{scheme}://'; use one of {known} or a folder path")
+    return uri
+
+
 def resolve(tracking_uri: str | None = None, environ: os._Environ[str] | dict[str, str] | None = None) -> Registry:
     """Decide which registry to use without contacting it."""
     env = os.environ if environ is None else environ
     uri = tracking_uri or env.get(MLFLOW_TRACKING_URI)
     if uri:
-        return Registry(uri, None, "mlflow")
+        return Registry(check_scheme(uri), None, "mlflow")
     repo = env.get(DAGSHUB_REPO)
     if repo:
         owner, _, name = repo.partition("/")

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from credit_score.cli import CommandParser
 from credit_score.contract.bundle import BundleError
 from credit_score.monitoring import publish
 from credit_score.monitoring.html import render
@@ -32,10 +33,15 @@ from credit_score.monitoring.stats import Counts, Thresholds, evaluate
 DEFAULT_DAYS = 7
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        """Usage errors share the I/O errors' code: 2 means alert here, not argparse's usage error."""
-        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+PROG = "credit-score-drift"
+# 2 means alert here, so usage errors share the I/O errors' code instead of argparse's 2.
+EXIT_TEXT = {
+    EXIT_CODES["none"]: "no drift",
+    EXIT_CODES["warn"]: "warn: some PSI at or over --warn",
+    EXIT_CODES["alert"]: "alert: some PSI at or over --alert",
+    EXIT_CODES["insufficient_data"]: "insufficient data (fewer than --min-rows records)",
+    EXIT_ERROR: "usage, I/O or capture error (no verdict)",
+}
 
 
 def _positive(kind: type) -> Any:
@@ -50,7 +56,16 @@ def _positive(kind: type) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m credit_score.monitoring", description=__doc__.splitlines()[0])
+    parser = CommandParser(
+        prog=PROG,
+        description=(
+            "Drift report of captured predictions against the bundle's reference profile: PSI per feature and of "
+            "the prediction mix, as text, HTML and JSON, optionally published as metrics. Nothing printed or "
+            "written contains a record."
+        ),
+        exit_codes=EXIT_TEXT,
+        usage_exit=EXIT_ERROR,
+    )
     parser.add_argument("--capture", required=True, help="s3://bucket/prefix (Hive or Firehose layout) or a folder")
     parser.add_argument("--since", help="first day (YYYY-MM-DD) or instant; default: 7 days before --until")
     parser.add_argument("--until", help="last day (inclusive) or end instant (exclusive); default: today")
@@ -139,10 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             sent = publish.put_metric_data(document, namespace=args.metrics_namespace, timestamp=now)
             print(f"published {sent} metric values to CloudWatch namespace {args.metrics_namespace}")
     except (CaptureError, BundleError, ValueError, OSError) as error:
-        print(f"drift: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as error:  # a bug or an AWS fault: where it happened, never a value
         where = [f"{f.filename}:{f.lineno}" for f in traceback.extract_tb(error.__traceback__)[-3:]]
-        print(f"drift: error: {type(error).__name__} at {', '.join(where)}", file=sys.stderr)
+        print(f"{PROG}: error: {type(error).__name__} at {', '.join(where)}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_CODES[document["verdict"]]

@@ -6,9 +6,9 @@
     synthetic-profile --data PATH [--output FILE]
 
 The registry comes from ``--tracking-uri`` or the environment (see ``credit_score.modelling.registry``); the
-model name from ``--model-name``, else ``MODEL_NAME``, else ``credit-score-classifier``. Exit codes:
-0 done (also when the gate keeps the old champion), 1 training or registry failure (including a
-model that fails the monotonicity step test, which is never registered), 2 bad input.
+model name from ``--model-name``, else ``MODEL_NAME``, else ``credit-score-classifier``. Exit codes
+(:data:`EXIT_CODES`, also in ``--help``): 0 done, 1 training or registry failure, 2 usage error or bad input.
+``credit-score-train`` and ``credit-score-evaluate`` are ``train`` and ``evaluate`` under their own names.
 
 ``train`` checks the registry before reading data or fitting (reachable, credentials accepted, new
 enough for aliases), with the downloader's retry limits, so a registry that is down or refuses us
@@ -25,22 +25,52 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from credit_score.cli import CommandParser, plain_streams
 from credit_score.contract.bundle import BundleError
-from credit_score.modelling.registry import RegistryError, apply_client_defaults, check, connect, explain, resolve
+from credit_score.modelling.registry import (
+    RegistryError,
+    apply_client_defaults,
+    check,
+    check_scheme,
+    connect,
+    explain,
+    resolve,
+)
 from credit_score.modelling.training.data import DEFAULT_EVAL_FRACTION, DEFAULT_SEED, DataError
 from credit_score.modelling.training.monotonicity import MonotonicityError
 
 DEFAULT_SYNTHETIC_ROWS = 20000
+progress = logging.getLogger(__package__)  # the training modules' progress lines (INFO)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="credit-score-train", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+EXIT_CODES = {
+    0: "done (also when the gate keeps the old champion, or --skip-if-registered skips)",
+    1: "training or registry failure (a model failing the step test is never registered)",
+    2: "usage error or unusable input data",
+}
+TRAIN_TEXT = (
+    "Fit the monotone cascade on a raw CSV (label column Credit_Score: Poor, Standard, Good) or on synthetic "
+    "rows, step-test it, log the run to MLflow, register a version and move the champion alias if it is "
+    "better. Progress goes to stderr."
+)
+EVALUATE_TEXT = "Score a labelled raw CSV with a downloaded bundle's ONNX model; metrics as JSON on stdout."
+PROFILE_TEXT = "Recompute the synthetic data's per-class figures from a real CSV (never its rows)."
 
-    train = commands.add_parser("train", help="fit, log to MLflow, register, and gate the champion alias")
+
+def _tracking_uri(text: str) -> str:
+    try:
+        return check_scheme(text)
+    except RegistryError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_train_options(train: argparse.ArgumentParser) -> None:
     source = train.add_mutually_exclusive_group()
-    source.add_argument("--data", type=Path, help="raw Kaggle-schema CSV (read as text, cleaned like serving)")
+    source.add_argument(
+        "--data", type=Path, help="raw Kaggle-schema CSV with the label column Credit_Score (read as text)"
+    )
     source.add_argument(
         "--synthetic",
         type=int,
@@ -48,11 +78,18 @@ def _parser() -> argparse.ArgumentParser:
         help=f"train on N synthetic demo rows (the default, with N={DEFAULT_SYNTHETIC_ROWS})",
     )
     train.add_argument("--model-name", help="registered model name (default: $MODEL_NAME or credit-score-classifier)")
-    train.add_argument("--tracking-uri", help="MLflow tracking/registry URI (default: from the environment)")
-    train.add_argument("--experiment", default="credit-score", help="MLflow experiment name")
-    train.add_argument("--seed", type=int, default=DEFAULT_SEED)
     train.add_argument(
-        "--eval-fraction", type=float, default=DEFAULT_EVAL_FRACTION, help="share of customers held out for evaluation"
+        "--tracking-uri",
+        type=_tracking_uri,
+        help="MLflow tracking/registry URI (default: $MLFLOW_TRACKING_URI, DagsHub, else the local registry)",
+    )
+    train.add_argument("--experiment", default="credit-score", help="MLflow experiment name (default credit-score)")
+    train.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"split and fit seed (default {DEFAULT_SEED})")
+    train.add_argument(
+        "--eval-fraction",
+        type=float,
+        default=DEFAULT_EVAL_FRACTION,
+        help=f"share of customers held out for evaluation (default {DEFAULT_EVAL_FRACTION})",
     )
     train.add_argument("--force-champion", action="store_true", help="give the new version the alias regardless")
     train.add_argument(
@@ -61,13 +98,40 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 0 without training when the model already has a champion",
     )
 
-    evaluate = commands.add_parser("evaluate", help="score a labelled raw CSV with a downloaded bundle")
+
+def _add_evaluate_options(evaluate: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--bundle", type=Path, required=True, help="bundle folder (model.onnx + metadata.json)")
     evaluate.add_argument("--data", type=Path, required=True, help="labelled raw Kaggle-schema CSV")
 
-    profile = commands.add_parser("synthetic-profile", help="recompute the synthetic data figures from a real CSV")
+
+def _parser() -> argparse.ArgumentParser:
+    parser = CommandParser(
+        prog="python -m credit_score.modelling.training",
+        description="Train and register a model, evaluate a bundle, or refresh the synthetic figures.",
+        exit_codes=EXIT_CODES,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, summary, text, add in (
+        ("train", "fit, step-test, log and register a model (credit-score-train)", TRAIN_TEXT, _add_train_options),
+        (
+            "evaluate",
+            "score a labelled CSV with a bundle (credit-score-evaluate)",
+            EVALUATE_TEXT,
+            _add_evaluate_options,
+        ),
+    ):
+        add(commands.add_parser(name, help=summary, description=text, exit_codes=EXIT_CODES))
+    profile = commands.add_parser(
+        "synthetic-profile", help="recompute the synthetic figures", description=PROFILE_TEXT, exit_codes=EXIT_CODES
+    )
     profile.add_argument("--data", type=Path, required=True, help="real raw Kaggle-schema CSV")
     profile.add_argument("--output", type=Path, help="where to write the figures (default: the packaged file)")
+    return parser
+
+
+def _command_parser(prog: str, text: str, add: Any) -> argparse.ArgumentParser:
+    parser = CommandParser(prog=prog, description=text, exit_codes=EXIT_CODES)
+    add(parser)
     return parser
 
 
@@ -123,10 +187,26 @@ def _synthetic_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    apply_client_defaults()
+def _show_progress() -> None:
+    """Progress lines on stderr, as they happen; colour codes stripped when stderr is not a terminal."""
+    plain_streams()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not any(getattr(h, "name", "") == "progress" for h in progress.handlers):
+        handler = logging.StreamHandler()  # sys.stderr as it is now: plain unless a terminal
+        handler.name = "progress"
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        progress.addHandler(handler)
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return _run(_parser().parse_args(argv))
+
+
+def _run(args: argparse.Namespace) -> int:
+    apply_client_defaults()
+    _show_progress()
     logging.getLogger("urllib3").setLevel(logging.ERROR)  # its retry warnings would bury the one error line
     warnings.filterwarnings("ignore", module="mlflow")
     commands = {"train": _train, "evaluate": _evaluate, "synthetic-profile": _synthetic_profile}
@@ -152,10 +232,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def train_main(argv: Sequence[str] | None = None) -> int:
-    """``credit-score-train``: the ``train`` command on its own."""
-    return main(["train", *(sys.argv[1:] if argv is None else argv)])
+    """``credit-score-train``: the ``train`` command on its own, under its own name."""
+    args = _command_parser("credit-score-train", TRAIN_TEXT, _add_train_options).parse_args(argv)
+    return _run(argparse.Namespace(command="train", **vars(args)))
 
 
 def evaluate_main(argv: Sequence[str] | None = None) -> int:
-    """``credit-score-evaluate``: the ``evaluate`` command on its own."""
-    return main(["evaluate", *(sys.argv[1:] if argv is None else argv)])
+    """``credit-score-evaluate``: the ``evaluate`` command on its own, under its own name."""
+    args = _command_parser("credit-score-evaluate", EVALUATE_TEXT, _add_evaluate_options).parse_args(argv)
+    return _run(argparse.Namespace(command="evaluate", **vars(args)))

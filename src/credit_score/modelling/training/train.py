@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +15,13 @@ from credit_score.contract.fields import FIELDS, parse_record
 from credit_score.contract.profile import reference_profile
 from credit_score.modelling import registry as registries
 from credit_score.modelling.training import register, synthetic
-from credit_score.modelling.training.cascade import ROUNDS, booster_params, fit_cascade, logged_params
+from credit_score.modelling.training.cascade import (
+    ROUNDS,
+    THRESHOLD_FOLDS,
+    booster_params,
+    fit_cascade,
+    logged_params,
+)
 from credit_score.modelling.training.data import (
     DEFAULT_EVAL_FRACTION,
     DEFAULT_SEED,
@@ -27,6 +35,8 @@ from credit_score.modelling.training.monotonicity import require_monotone, step_
 from credit_score.modelling.training.tracking import EXAMPLE_ROWS, RunContent, log_training_run, parity_rows
 
 DEFAULT_EXPERIMENT = "credit-score"
+# Progress lines (rows, boosters, step test, registration) at INFO: the CLI shows its package's, a caller may not.
+progress = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,13 +113,28 @@ def train(
     frame = synthetic.generate(synthetic_rows, seed) if data is None else data
     dataset = to_dataset(frame)
     training, evaluation = split(dataset, eval_fraction, seed)
+    progress.info(
+        "rows: %d read, %d dropped; %d for training, %d held out (by customer)",
+        len(dataset) + dataset.dropped_rows,
+        dataset.dropped_rows,
+        len(training),
+        len(evaluation),
+    )
     missing = sorted(set(range(len(CLASSES))) - set(training.labels.tolist()))
     if missing:
         raise DataError(f"the training rows lack the classes {missing}; supply more rows")
 
     overrides = booster_overrides or {}
+    boosters, started = 2 * (THRESHOLD_FOLDS + 1), time.monotonic()
+    progress.info("fitting %d boosters (%d folds x 2 for the cut-offs, then 2 on every row)", boosters, THRESHOLD_FOLDS)
     cascade = fit_cascade(training.features, training.labels, training.groups, seed, rounds, **overrides)
+    progress.info("fitted %d boosters in %.0f s", boosters, time.monotonic() - started)
     monotonicity = require_monotone(step_test(cascade, dataset.features))
+    progress.info(
+        "step test passed: %d checks on %d rows, no feature moves against its credit direction",
+        monotonicity.checks,
+        monotonicity.rows,
+    )
     probabilities, predicted = cascade.probabilities(evaluation.features), cascade.labels(evaluation.features)
     metrics = {
         **classification_metrics(evaluation.labels, probabilities, predicted),
@@ -141,10 +166,12 @@ def train(
     from mlflow import MlflowClient
 
     registry = registries.connect(tracking_uri)
+    progress.info("logging the run to %s", registry.display_uri)
     run = log_training_run(registry, experiment, content)
     client = MlflowClient()
     version_tags = {key: str(metrics[key]) for key in ("macro_f1", "weighted_roc_auc", "accuracy") if key in metrics}
     version = str(register.register_version(client, name, run.model_source, run.run_id, version_tags).version)
+    progress.info("registered '%s' version %s", name, version)
     decision = register.decide(
         client, name, version, metrics["macro_f1"], evaluation.features, evaluation.labels, force=force_champion
     )
