@@ -17,6 +17,7 @@ by ``standard_or_better`` (what kept the applicant from Standard); Standard and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from credit_score.contract.fields import FIELDS
@@ -258,21 +259,45 @@ def directions_of(field_name: str) -> tuple[str, ...]:
     return (TOO_HIGH, TOO_LOW) if numeric else (UNFAVOURABLE,)
 
 
+MAX_LANGUAGE_ENTRIES = 16  # an Accept-Language header is read up to its 16th entry, the rest ignored
+MAX_LANGUAGE_CHARS = 1024  # and up to this many characters: a bounded parse whatever the source sends
+# RFC 9110 section 12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ); "q" is a parameter
+# name, so case-insensitive; RFC 4647 section 2.1: language-range = (1*8ALPHA *("-" 1*8alphanum)) / "*".
+_WEIGHT = re.compile(r"[ \t]*;[ \t]*[qQ]=(0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)[ \t]*")
+_RANGE = re.compile(r"[ \t]*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*[ \t]*|[ \t]*(\*)[ \t]*")
+
+
 def pick_language(accept_language: str | None) -> str:
-    """The first supported language of an ``Accept-Language`` header (q-values honoured), else English."""
+    """The supported language an ``Accept-Language`` value prefers (RFC 9110 section 12.5.4), else English.
+
+    ``accept_language`` is every line of the header joined by commas (the sources combine them the
+    same way, ``runtime/events.py``). Each entry is a language range (RFC 4647) with an optional
+    weight; an entry that does not parse (a ``q`` outside [0, 1], more than three decimals, any other
+    parameter) is ignored, not the whole header. A range matches a language by its primary subtag,
+    case-insensitively, at the weight of its best range; ``*`` matches any language not named
+    elsewhere; ``q=0`` means "not this one".
+    The highest weight wins, ties go to the earlier entry. Only the first :data:`MAX_LANGUAGE_ENTRIES`
+    entries and :data:`MAX_LANGUAGE_CHARS` characters are read.
+    """
     if not accept_language:
         return DEFAULT_LANGUAGE
-    ranked: list[tuple[float, int, str]] = []
-    for position, item in enumerate(accept_language[:512].split(",")):
-        tag, _, params = item.strip().partition(";")
-        quality = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            try:
-                quality = float(params[2:])
-            except ValueError:
-                quality = 0.0
-        primary = tag.strip().lower().split("-", 1)[0]
-        if primary in LANGUAGES and quality > 0:
-            ranked.append((-quality, position, primary))
+    weights: dict[str, tuple[float, int]] = {}
+    wildcard: tuple[float, int] | None = None
+    entries = accept_language[:MAX_LANGUAGE_CHARS].split(",", MAX_LANGUAGE_ENTRIES)[:MAX_LANGUAGE_ENTRIES]
+    for position, entry in enumerate(entries):
+        tag, semicolon, parameters = entry.partition(";")
+        language = _RANGE.fullmatch(tag)
+        weight = _WEIGHT.fullmatch(semicolon + parameters) if semicolon else None
+        if language is None or (semicolon and weight is None):
+            continue
+        quality = float(weight.group(1)) if weight else 1.0
+        if language.group(2):
+            wildcard = wildcard or (quality, position)
+            continue
+        primary = language.group(1).lower()
+        if primary not in weights or quality > weights[primary][0]:  # its best-weighted range counts
+            weights[primary] = (quality, position)
+    ranked = [(-q, position, name) for name, (q, position) in weights.items() if name in LANGUAGES and q > 0]
+    if wildcard is not None and wildcard[0] > 0:
+        ranked += [(-wildcard[0], wildcard[1], name) for name in LANGUAGES if name not in weights]
     return min(ranked)[2] if ranked else DEFAULT_LANGUAGE

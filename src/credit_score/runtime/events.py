@@ -15,6 +15,13 @@ most specific shape to the least:
   or an MLflow scoring shape), or the seed's ``{"body": "<json>"}`` test event.
 
 Anything else (a list, a string, an unknown ``requestContext``) is an :class:`UnsupportedEvent`.
+
+Options: only the query flags the service reads (:data:`QUERY_FLAGS`) are looked up, each by its exact
+name, and only their first value is decoded (ALB passes them percent-encoded), so a query of 100,000
+keys costs three lookups. Every source's shapes are read: single values, API Gateway's and ALB's
+``multiValue*`` lists, the HTTP API's comma-joined repeats, VPC Lattice v1's ``query_string_parameters``
+and v2's lists. ``Accept-Language`` is every line of the header, from whichever shape the source
+uses, joined by commas in the order sent (RFC 9110 section 5.3), at most :data:`MAX_HEADER_CHARS`.
 This module never looks at the model; it turns events into :class:`Request` and answers back.
 
 Identity: the request id is always the server's (the Lambda request id, a uuid4 without a context),
@@ -43,6 +50,10 @@ PAYLOAD_KEYS = frozenset(SHAPES)
 MAX_CORRELATION_ID = 64
 _CORRELATION_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:=-]{{0,{MAX_CORRELATION_ID - 1}}}")
 _TRACE_HEADER = "x-amzn-trace-id"
+_LANGUAGE_HEADER = "accept-language"
+QUERY_FLAGS = ("explain", "contributions", "lang")  # the query parameters the service reads, nothing else
+MAX_FLAG_CHARS = 64  # a flag value longer than this is passed on undecoded (and refused as malformed)
+MAX_HEADER_CHARS = 4096  # Accept-Language lines are combined up to this many characters
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -58,7 +69,8 @@ _REASONS = {
 class Request:
     """What the service needs from an invocation: ``body`` is JSON text/bytes when ``raw``, else the payload.
 
-    ``query`` (first value of each query parameter) and ``accept_language`` carry the answer's options.
+    ``query`` (the first value of each of :data:`QUERY_FLAGS` sent) and ``accept_language`` (every line
+    of the header, comma-joined) carry the answer's options.
     """
 
     method: str
@@ -121,6 +133,57 @@ def _text(value: Any, default: str) -> str:
     return value if type(value) is str and value else default
 
 
+def _first_text(value: Any) -> str | None:
+    """A query parameter's first value, whether the source sends a string or a list of them."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if type(value) is str else None
+
+
+def _lines(value: Any) -> list[str]:
+    """A header's lines, whether the source sends one string or a list (one per line)."""
+    if type(value) is str:
+        return [value]
+    return [line for line in value if type(line) is str] if isinstance(value, list) else []
+
+
+def _flags(parameters: Any, decode: bool = False, *, joined: bool = False) -> dict[str, str] | None:
+    """The first value of each flag in ``parameters`` (a dict of strings or lists); ``joined``: repeats
+    arrive comma-joined (HTTP API 2.0); ``decode``: percent-encoded (ALB)."""
+    if not isinstance(parameters, dict) or not parameters:
+        return None
+    found = {}
+    for flag in QUERY_FLAGS:
+        value = _first_text(parameters.get(flag))
+        if value is None:
+            continue
+        if joined:
+            value = value.split(",", 1)[0]
+        if decode and len(value) <= MAX_FLAG_CHARS:
+            value = unquote_plus(value)
+        found[flag] = value
+    return found or None
+
+
+def _header_lines(headers: Any, name: str) -> list[str]:
+    """Every line of header ``name`` (any case of it) in ``headers``, a dict of strings or lists."""
+    if not isinstance(headers, dict):
+        return []
+    lines = _lines(headers.get(name))
+    for key, value in headers.items():  # sources keep the client's spelling of a name (REST, ALB)
+        if key != name and type(key) is str and key.lower() == name:
+            lines += _lines(value)
+    return lines
+
+
+def _combined(lines: list[str]) -> str | None:
+    """Header lines as one value, RFC 9110's comma join; bounded."""
+    if not lines:
+        return None
+    text = ",".join(lines)
+    return text[:MAX_HEADER_CHARS]
+
+
 def _body(event: Mapping[str, Any], max_body_bytes: int) -> str | bytes:
     """The body as sent, base64 decoded when flagged; refuses bodies over ``max_body_bytes``."""
     body = event.get("body")
@@ -160,30 +223,19 @@ class _Http(Source):
         return correlation_id(_context_of(self.event).get("requestId"))
 
     def _query(self) -> Mapping[str, str] | None:
-        """Query parameters, first value of each; both API Gateway payload formats and ALB's modes."""
-        single = self.event.get("queryStringParameters")
-        multi = self.event.get("multiValueQueryStringParameters")
-        if isinstance(multi, dict) and multi:
-            return {k: v[0] for k, v in multi.items() if isinstance(v, list) and v and type(v[0]) is str}
-        if isinstance(single, dict) and single:
-            return {k: v for k, v in single.items() if type(v) is str}
-        return None
+        """The flags' first values: API Gateway payload format 1.0 (single or multi-value)."""
+        multi = _flags(self.event.get("multiValueQueryStringParameters"))
+        return multi if multi is not None else _flags(self.event.get("queryStringParameters"))
 
-    def _header(self, name: str) -> str | None:
-        """A header's (first) value, whatever case the source spells its name in."""
-        multi = self.event.get("multiValueHeaders")
-        for headers, listed in ((self._headers(), False), (multi if isinstance(multi, dict) else {}, True)):
-            for key, value in headers.items():
-                if type(key) is str and key.lower() == name:
-                    value = value[0] if listed and isinstance(value, list) and value else value
-                    if type(value) is str:
-                        return value
-        return None
+    def _accept_language(self) -> str | None:
+        """Every line: the multi-value form holds them all, the single form only the last (REST, ALB)."""
+        lines = _header_lines(self.event.get("multiValueHeaders"), _LANGUAGE_HEADER)
+        return _combined(lines or _header_lines(self._headers(), _LANGUAGE_HEADER))
 
     def request(self, max_body_bytes: int) -> Request:
         method = self._method()
         body = _body(self.event, max_body_bytes) if method == "POST" else ""
-        return Request(method, self._path(), body, True, self._query(), self._header("accept-language"))
+        return Request(method, self._path(), body, True, self._query(), self._accept_language())
 
 
 class Alb(_Http):
@@ -197,9 +249,9 @@ class Alb(_Http):
         return isinstance(self.event.get("multiValueHeaders"), dict)
 
     def _query(self) -> Mapping[str, str] | None:
-        """ALB passes query parameters as sent, percent-encoded."""
-        query = super()._query()
-        return {unquote_plus(k): unquote_plus(v) for k, v in query.items()} if query else None
+        """ALB passes query parameters as sent, percent-encoded: only the flags' values are decoded."""
+        multi = _flags(self.event.get("multiValueQueryStringParameters"), decode=True)
+        return multi if multi is not None else _flags(self.event.get("queryStringParameters"), decode=True)
 
     def correlation_id(self) -> str | None:
         if self._multi_value():
@@ -237,6 +289,10 @@ class HttpApi(_Http):
 
     def _path(self) -> str:
         return _text(self.event.get("rawPath"), "") or _text(_context_of(self.event)["http"].get("path"), "/")
+
+    def _query(self) -> Mapping[str, str] | None:
+        """Payload format 2.0 joins a repeated parameter's values with commas; the first one counts."""
+        return _flags(self.event.get("queryStringParameters"), joined=True)
 
     def envelope(self, status: int, body: str, headers: dict[str, str]) -> dict[str, Any]:
         return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
@@ -280,6 +336,7 @@ class _Lattice(_Http):
 
     _path_key: ClassVar[str] = "path"
     _base64_key: ClassVar[str] = "isBase64Encoded"
+    _query_key: ClassVar[str] = "queryStringParameters"
 
     def _method(self) -> str:
         return _text(self.event.get("method"), "POST").upper()
@@ -297,8 +354,12 @@ class _Lattice(_Http):
         if method == "POST":
             event = {"body": self.event.get("body"), "isBase64Encoded": self.event.get(self._base64_key)}
             body = _body(event, max_body_bytes)
-        language = _first(self._headers().get("accept-language"))
-        return Request(method, self._path(), body, True, self._query(), language if type(language) is str else None)
+        language = _combined(_header_lines(self._headers(), _LANGUAGE_HEADER))
+        return Request(method, self._path(), body, True, self._query(), language)
+
+    def _query(self) -> Mapping[str, str] | None:
+        """Strings or lists (v2 sends a list per parameter), under the version's own key."""
+        return _flags(self.event.get(self._query_key))
 
     def envelope(self, status: int, body: str, headers: dict[str, str]) -> dict[str, Any]:
         return {
@@ -331,6 +392,7 @@ class LatticeV1(_Lattice):
     name = "vpc_lattice_v1"
     _path_key = "raw_path"
     _base64_key = "is_base64_encoded"
+    _query_key = "query_string_parameters"
 
     @classmethod
     def infer(cls, event: Any) -> bool:
