@@ -18,6 +18,10 @@ understood everywhere:
   missing for numbers, ``Unknown`` for categories that have an Unknown bucket. The seed
   project's ``"Desconhecido"`` is accepted as Unknown.
 
+Categories are compared on exact ASCII spellings after one documented normalisation (:func:`spelling`:
+surrounding ASCII spaces dropped, ASCII case folded); a value with any other character (homoglyphs,
+control characters, non-ASCII whitespace) is ``unknown_category``.
+
 This module imports numpy only: it runs in the Lambda image.
 """
 
@@ -332,11 +336,25 @@ def _allowed_text(f: Field) -> str:
 _DUPLICATE_TEXT = "is given more than once; send each field once"
 
 
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*").fullmatch
+
+
+def spelling(text: str) -> str | None:
+    """The one normalisation a category spelling gets: surrounding ASCII spaces dropped, ASCII letters
+    lower-cased. ``None`` for anything holding a character outside printable ASCII (a homoglyph such as
+    the Kelvin sign, a control character, non-ASCII whitespace): compared only on exact ASCII spellings,
+    it can never match (``str.lower`` would turn U+212A into ``k``, ``str.strip`` drop U+3000 or \\x1f).
+    """
+    if not text.isascii() or _PRINTABLE_ASCII(text) is None:
+        return None
+    return text.strip(" ").lower()
+
+
 def _is_placeholder(text: str, placeholders: frozenset[str]) -> bool:
-    stripped = text.strip()
-    return stripped.lower() in placeholders or (
-        len(stripped) > 4 and stripped.startswith("__") and stripped.endswith("__")
-    )
+    stripped = spelling(text)
+    if stripped is None:
+        return False
+    return stripped in placeholders or (len(stripped) > 4 and stripped.startswith("__") and stripped.endswith("__"))
 
 
 def _read_string(rules: Rules, position: int, f: Field, text: str) -> float:
@@ -394,7 +412,7 @@ def _category_column(f: Field, raw: Any) -> int:
     table = RULES.spellings[_CATEGORY_POSITION[f.name]]
     column = table.get(raw)
     if column is None:
-        column = table.get(raw.strip().lower())
+        column = table.get(spelling(raw))  # type: ignore[arg-type] # None is never a key
     if column is None:
         if _is_placeholder(raw, PLACEHOLDERS):
             raise FieldError(f.name, MISSING, f"is required; {_allowed_text(f)}")
