@@ -16,6 +16,7 @@ from jsonschema import ValidationError as JsonSchemaError
 from openapi_spec_validator import validate as validate_spec
 
 from credit_score.contract import fields as features
+from credit_score.contract.decision import QUESTIONS
 from credit_score.contract.fields import (
     FIELDS,
     NOT_A_WHOLE_NUMBER,
@@ -301,3 +302,16 @@ def test_given_explained_answers_when_compared_with_the_document_then_they_match
         requests.validate({"data": records[0], "lang": "fr"})
     query = {p["name"] for p in DOCUMENT["paths"]["/predict"]["post"]["parameters"] if p["in"] == "query"}
     assert query == {"explain", "contributions", "lang"}
+
+
+def test_given_an_answer_when_its_decision_block_is_broken_then_the_document_refuses_it(service):
+    _, document = answer(service, "POST", "/predict", {"data": synthetic_records(1, seed=3)[0]})
+    check = response_schema("/predict", "post", 200)
+    check.validate(document)
+    without = {key: value for key, value in document.items() if key != "decision"}
+    extra = {**document, "decision": {**document["decision"], "argmax": {"p": 0.5, "cutoff": 0.5}}}
+    outside = {**document, "decision": {**document["decision"], "standard_or_better": {"p": 0.5, "cutoff": 1.0}}}
+    for broken in (without, extra, outside):
+        with pytest.raises(JsonSchemaError):
+            check.validate(broken)
+    assert set(DOCUMENT["components"]["schemas"]["Decision"]["required"]) == set(QUESTIONS)

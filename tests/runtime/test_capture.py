@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from credit_score.contract.capture import object_key
+from credit_score.contract.decision import decide, label_code
 from credit_score.contract.fields import FIELDS_BY_NAME
 from credit_score.runtime.capture import (
     FIREHOSE_MAX_BYTES,
@@ -44,8 +45,11 @@ LABELS = ("Poor", "Standard", "Good")
 def records_for(count: int, seed: int = 1) -> list[dict]:
     batch = validate(synthetic_records(count, seed=seed))
     rng = np.random.default_rng(seed)
-    probabilities = rng.dirichlet([1, 1, 1], size=count).astype(np.float32)
-    prediction = Prediction(probabilities.argmax(axis=1), probabilities)
+    margins = rng.normal(0, 2, size=(count, 2)).astype(np.float32)
+    s1, s2 = 1 / (1 + np.exp(-margins[:, 0])), 1 / (1 + np.exp(-margins[:, 1]))
+    probabilities = np.column_stack([1 - s1, s1 * (1 - s2), s1 * s2]).astype(np.float32)
+    decision = decide(margins, (0.6, 0.39))
+    prediction = Prediction(decision.codes, probabilities, decision)
     return capture_records(
         batch,
         prediction,
@@ -79,8 +83,11 @@ def test_given_prediction_when_records_built_then_every_documented_field():
         "label",
         "probabilities",
         "reasons",
+        "decision",
     }
     assert first["reasons"] is None  # not explained
+    assert [label_code(r["decision"]) for r in records] == [r["prediction"] for r in records]
+    assert first["decision"]["standard_or_better"]["cutoff"] == 0.6
     assert first["timestamp"] == "2025-03-07T14:05:09.123456Z"
     assert first["label"] == LABELS[first["prediction"]]
     assert list(first["probabilities"]) == list(LABELS)

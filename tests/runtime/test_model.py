@@ -129,3 +129,51 @@ def test_available_cores_without_an_affinity_mask(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delattr(model_module.os, "sched_getaffinity", raising=False)
     monkeypatch.setattr(model_module.os, "cpu_count", lambda: 3)
     assert model_module.available_cores() == 3
+
+
+def test_given_model_without_the_margins_output_when_loading_then_refused(bundle_copy):
+    features_in = helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, 47])
+    outputs = [
+        helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+        helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 3]),
+    ]
+    nodes = [
+        helper.make_node("Slice", ["features", "zero", "three", "one"], ["probabilities"]),
+        helper.make_node("ReduceMax", ["features"], ["label_float"], axes=[1], keepdims=0),
+        helper.make_node("Cast", ["label_float"], ["label"], to=TensorProto.INT64),
+    ]
+    constants = [helper.make_tensor(n, TensorProto.INT64, [1], [v]) for n, v in (("zero", 0), ("three", 3), ("one", 1))]
+    graph = helper.make_graph(nodes, "no_margins", [features_in], outputs, constants)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    model.ir_version = 8
+    (bundle_copy / MODEL_FILE).write_bytes(model.SerializeToString())
+    rehash(bundle_copy)
+    with pytest.raises(ModelUnavailable) as caught:
+        Model.load(bundle_copy)
+    assert "'margins'" in caught.value.reason
+
+
+@pytest.mark.parametrize("thresholds", [None, {"t1": 0.5}, {"t1": 0.5, "t2": 1.5}, {"t1": "half", "t2": 0.5}])
+def test_given_bundle_without_usable_thresholds_when_loading_then_refused(bundle_copy, thresholds):
+    metadata = json.loads((bundle_copy / METADATA_FILE).read_text())
+    if thresholds is None:
+        del metadata["thresholds"]
+    else:
+        metadata["thresholds"] = thresholds
+    (bundle_copy / METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(ModelUnavailable) as caught:
+        Model.load(bundle_copy)
+    assert "thresholds" in caught.value.reason
+
+
+def test_given_other_thresholds_in_the_metadata_when_predicting_then_they_decide_the_labels(bundle_copy):
+    _, matrix = encoded(400, seed=3)
+    served = Model.load(bundle_copy).predict(matrix)
+    metadata = json.loads((bundle_copy / METADATA_FILE).read_text())
+    metadata["thresholds"] = {"t1": 0.8, "t2": 0.2}
+    (bundle_copy / METADATA_FILE).write_text(json.dumps(metadata))
+    moved = Model.load(bundle_copy).predict(matrix)
+    np.testing.assert_array_equal(moved.probabilities, served.probabilities)  # the same single pass of the graph
+    assert moved.decision.cutoffs.tolist() == [0.8, 0.2]
+    np.testing.assert_array_equal(moved.codes, _threshold_rule(moved.probabilities, bundle_copy))
+    assert not np.array_equal(moved.codes, served.codes)

@@ -31,6 +31,7 @@ METADATA_FILE = "metadata.json"
 INPUT_NAME = "features"
 LABEL_OUTPUT = "label"
 PROBABILITIES_OUTPUT = "probabilities"
+MARGINS_OUTPUT = "margins"  # the cascade's two raw scores, from which the answer's decision block is computed
 CLASSES: tuple[tuple[int, str], ...] = ((0, "Poor"), (1, "Standard"), (2, "Good"))
 
 
@@ -62,6 +63,18 @@ class Bundle:
     @property
     def alias(self) -> str | None:
         return self.metadata["model"].get("alias")
+
+    @property
+    def thresholds(self) -> tuple[float, float]:
+        """The label rule's cut-offs (t1, t2) on the cascade's cumulative probabilities; BundleError if absent."""
+        try:
+            found = self.metadata["thresholds"]
+            t1, t2 = float(found["t1"]), float(found["t2"])
+        except (KeyError, TypeError, ValueError):
+            raise BundleError(f"{METADATA_FILE}: 'thresholds' must hold the numbers t1 and t2") from None
+        if not (0 < t1 < 1 and 0 < t2 < 1):
+            raise BundleError(f"{METADATA_FILE}: thresholds t1 and t2 must lie between 0 and 1")
+        return t1, t2
 
     @property
     def labels(self) -> tuple[str, ...]:

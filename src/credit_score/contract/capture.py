@@ -4,7 +4,9 @@ and how a capture location is written. ``runtime.capture`` writes it; ``monitori
 Record: one JSON object per prediction with the fields of :data:`RECORD_FIELDS` (``request_id`` the
 server's id of the invocation, ``correlation_id`` the event source's own id when it had a safe one,
 else ``null``; ``input`` the normalised 21 fields, ``probabilities`` by label, ``reasons`` the
-answer's reason codes in order, ``null`` when it was not explained). A record that could not be
+answer's reason codes in order, ``null`` when it was not explained; ``decision`` the answer's decision
+block, :mod:`credit_score.contract.decision`, added last so that records written before it, which lack
+the key, still read as ``null``). A record that could not be
 stored is logged as a ``capture_fallback`` line carrying it under ``record``; readers accept both
 forms.
 
@@ -39,6 +41,7 @@ PREDICTION = "prediction"
 LABEL = "label"
 PROBABILITIES = "probabilities"
 REASONS = "reasons"  # the answer's reason codes, in order; present when the answer was explained
+DECISION = "decision"  # the answer's decision block (cumulative probabilities and cut-offs); absent from older records
 RECORD_FIELDS = (
     REQUEST_ID,
     CORRELATION_ID,
@@ -52,6 +55,7 @@ RECORD_FIELDS = (
     LABEL,
     PROBABILITIES,
     REASONS,
+    DECISION,
 )
 FALLBACK_MESSAGE = "capture_fallback"
 FALLBACK_RECORD = "record"
@@ -133,6 +137,7 @@ def capture_record(
     label: str,
     probabilities: Mapping[str, float],
     reasons: list[str] | None = None,
+    decision: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
     """One captured prediction, with the fields in :data:`RECORD_FIELDS` order."""
     return {
@@ -148,4 +153,5 @@ def capture_record(
         LABEL: label,
         PROBABILITIES: probabilities,
         REASONS: reasons,
+        DECISION: decision,
     }

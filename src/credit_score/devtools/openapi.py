@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from credit_score.contract.bundle import CLASSES
+from credit_score.contract.decision import DECIMALS, QUESTIONS
 from credit_score.contract.fields import DURATION_FIELD, FIELD_NAMES, FIELDS, PROBLEM_KINDS, Field, number_pattern
 from credit_score.contract.reasons import DIRECTIONS, LANGUAGES, MARGIN_NAMES, REASON_COUNT, REASONS
 from credit_score.runtime import errors
@@ -261,6 +262,36 @@ def _answer_schema() -> dict[str, Any]:
     }
 
 
+_QUESTION_TEXT = {
+    QUESTIONS[0]: "P(Standard or Good) = 1 - P(Poor); below its cut-off the label is Poor",
+    QUESTIONS[1]: "P(Good | Standard or Good); at or above its cut-off (and not Poor) the label is Good, else Standard",
+}
+
+
+def _decision_schema() -> dict[str, Any]:
+    """The ``decision`` block (contract/decision.py): the label follows from these printed numbers."""
+    question = {
+        "type": "object",
+        "properties": {
+            "p": {"type": "number", "minimum": 0, "maximum": 1, "description": f"rounded to {DECIMALS} decimals"},
+            "cutoff": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        },
+        "required": ["p", "cutoff"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "description": (
+            "What decided the label: the cascade's two cumulative probabilities and their cut-offs, as printed. "
+            "Poor when standard_or_better.p < standard_or_better.cutoff, else Good when good_given_standard.p >= "
+            "good_given_standard.cutoff, else Standard. The label need not be the most probable class."
+        ),
+        "properties": {name: {**question, "description": _QUESTION_TEXT[name]} for name in QUESTIONS},
+        "required": list(QUESTIONS),
+        "additionalProperties": False,
+    }
+
+
 def _explanation_schemas() -> dict[str, Any]:
     categories = sorted({level for f in FIELDS if not f.is_numeric for level in f.levels})
     return {
@@ -328,7 +359,10 @@ _SERVED_BY = {
 def _response_schemas() -> dict[str, Any]:
     answer = _answer_schema()
     answer["properties"].update(_EXPLAINED)
+    answer["properties"]["decision"] = _ref("Decision")
+    answer["required"].append("decision")
     return {
+        "Decision": _decision_schema(),
         **_explanation_schemas(),
         "Prediction": {
             "type": "object",

@@ -29,6 +29,7 @@ from datetime import date
 
 from credit_score.contract import capture
 from credit_score.contract.bundle import BundleError
+from credit_score.contract.decision import QUESTIONS
 from credit_score.contract.fields import CATEGORICAL_FIELDS, FIELDS, NUMERIC_FIELDS
 from credit_score.monitoring.reader import Window
 from credit_score.monitoring.reference import load_reference
@@ -64,6 +65,7 @@ def record_columns() -> str:
         capture.PREDICTION: "int",
         capture.PROBABILITIES: f"struct<{probabilities}>",
         capture.REASONS: "array<string>",
+        capture.DECISION: "struct<" + ",".join(f"{name}:struct<p:double,cutoff:double>" for name in QUESTIONS) + ">",
     }
     return ",\n".join(f"  `{name}` {types.get(name, 'string')}" for name in capture.RECORD_FIELDS)
 

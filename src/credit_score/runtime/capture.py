@@ -237,8 +237,9 @@ def capture_records(
     correlation_id: str | None = None,
     reasons: Sequence[list[str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One record per prediction: ids, time, model, normalised input, prediction, probabilities, reasons."""
+    """One record per prediction: ids, time, model, normalised input, prediction, probabilities, reasons, decision."""
     timestamp = when.isoformat().replace("+00:00", "Z")
+    decisions = None if prediction.decision is None else prediction.decision.blocks()
     records = []
     for index, (inputs, code, probabilities) in enumerate(
         zip(batch.records(), prediction.codes.tolist(), prediction.probabilities.tolist(), strict=True)
@@ -257,6 +258,7 @@ def capture_records(
                 label=labels[code],
                 probabilities=dict(zip(labels, probabilities, strict=True)),
                 reasons=None if reasons is None else reasons[index],
+                decision=None if decisions is None else decisions[index],
             )
         )
     return records

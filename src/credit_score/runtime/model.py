@@ -21,13 +21,14 @@ import numpy as np
 from credit_score.contract.bundle import (
     EXPLAINER_FILE,
     INPUT_NAME,
-    LABEL_OUTPUT,
+    MARGINS_OUTPUT,
     MODEL_FILE,
     PROBABILITIES_OUTPUT,
     Bundle,
     BundleError,
     load_bundle,
 )
+from credit_score.contract.decision import Decision, decide
 from credit_score.contract.fields import FEATURE_NAMES
 from credit_score.runtime.errors import ModelUnavailable
 from credit_score.runtime.explainer import Explainer, ExplainerError
@@ -37,10 +38,12 @@ PARALLEL_MIN_ROWS = 128  # below this, slicing a batch costs more than it saves
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    """``codes`` (n,) int class codes and ``probabilities`` (n, classes) float32, row-aligned."""
+    """``codes`` (n,) int class codes, ``probabilities`` (n, classes) float32 and the ``decision`` that gave
+    the codes (its printed numbers), row-aligned."""
 
     codes: np.ndarray
     probabilities: np.ndarray
+    decision: Decision | None = None  # None only where a caller builds a Prediction without the model
 
 
 def available_cores() -> int:
@@ -52,7 +55,14 @@ def available_cores() -> int:
 class Model:
     """One ONNX Runtime session over a verified bundle; safe to share across invocations."""
 
-    def __init__(self, bundle: Bundle, session: object, threads: int = 1, explainer: Explainer | None = None) -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        session: object,
+        threads: int = 1,
+        explainer: Explainer | None = None,
+        thresholds: tuple[float, float] | None = None,
+    ) -> None:
         self.bundle = bundle
         self.explainer = explainer  # None for a bundle without reason-code tables: answers carry no reasons
         self.name = bundle.name
@@ -60,8 +70,11 @@ class Model:
         self.alias = bundle.alias
         self.labels = bundle.labels
         self.threads = threads
+        self.thresholds = thresholds or bundle.thresholds
         self._run = session.run  # type: ignore[attr-defined]
-        self._outputs = [LABEL_OUTPUT, PROBABILITIES_OUTPUT]
+        # The label comes from the margins through the contract's decision rule, not from the graph's own
+        # label output, so that it follows from the numbers the answer prints (contract/decision.py).
+        self._outputs = [PROBABILITIES_OUTPUT, MARGINS_OUTPUT]
         self._pool: ThreadPoolExecutor | None = None
 
     @classmethod
@@ -72,6 +85,7 @@ class Model:
         """
         try:
             bundle = load_bundle(path)
+            thresholds = bundle.thresholds  # checked at load, not on the first request
         except BundleError as error:
             raise ModelUnavailable(str(error)) from None
         try:
@@ -85,19 +99,22 @@ class Model:
                 explainer = Explainer.load(bundle.path / EXPLAINER_FILE)
             except ExplainerError as error:
                 raise ModelUnavailable(f"{EXPLAINER_FILE}: {error}") from None
-        return cls(bundle, session, threads or available_cores(), explainer)
+        return cls(bundle, session, threads or available_cores(), explainer, thresholds)
 
     def predict(self, matrix: np.ndarray) -> Prediction:
-        """Class codes and probabilities for rows encoded in FEATURE_NAMES order."""
+        """Class codes, probabilities and decisions for rows encoded in FEATURE_NAMES order: one pass of the graph."""
         if self.threads < 2 or len(matrix) < PARALLEL_MIN_ROWS:
-            codes, probabilities = self._run(self._outputs, {INPUT_NAME: matrix})
-            return Prediction(codes, probabilities)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="model")
-        first, *rest = np.array_split(matrix, self.threads)
-        futures = [self._pool.submit(self._run, self._outputs, {INPUT_NAME: part}) for part in rest]
-        results = [self._run(self._outputs, {INPUT_NAME: first})] + [future.result() for future in futures]
-        return Prediction(np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results]))
+            probabilities, margins = self._run(self._outputs, {INPUT_NAME: matrix})
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="model")
+            first, *rest = np.array_split(matrix, self.threads)
+            futures = [self._pool.submit(self._run, self._outputs, {INPUT_NAME: part}) for part in rest]
+            results = [self._run(self._outputs, {INPUT_NAME: first})] + [future.result() for future in futures]
+            probabilities = np.concatenate([r[0] for r in results])
+            margins = np.concatenate([r[1] for r in results])
+        decision = decide(margins, self.thresholds)
+        return Prediction(decision.codes, probabilities, decision)
 
 
 def _session(model_path: str) -> object:
@@ -122,5 +139,5 @@ def _check_signature(session: object) -> None:
         raise ModelUnavailable(f"model.onnx must take one float tensor named '{INPUT_NAME}'")
     if feature_input.shape[-1] != len(FEATURE_NAMES):
         raise ModelUnavailable(f"model.onnx must take {len(FEATURE_NAMES)} features")
-    if not {LABEL_OUTPUT, PROBABILITIES_OUTPUT} <= outputs:
-        raise ModelUnavailable(f"model.onnx must output '{LABEL_OUTPUT}' and '{PROBABILITIES_OUTPUT}'")
+    if not {PROBABILITIES_OUTPUT, MARGINS_OUTPUT} <= outputs:
+        raise ModelUnavailable(f"model.onnx must output '{PROBABILITIES_OUTPUT}' and '{MARGINS_OUTPUT}'")

@@ -101,14 +101,21 @@ def predict_batch(batch: Batch, model: Model, *, request_id: str, options: Optio
 
 
 def _answers(prediction: Prediction, model: Model) -> list[dict[str, Any]]:
+    """Each record's label, probabilities and the decision block its label follows from."""
     labels = model.labels
+    assert prediction.decision is not None
     if len(prediction.codes) == 1:  # numpy's per-call overhead outweighs the work for one row
         probabilities = [[round(p, PROBABILITY_DECIMALS) for p in prediction.probabilities[0].tolist()]]
     else:
         probabilities = np.round(prediction.probabilities.astype(np.float64), PROBABILITY_DECIMALS).tolist()
     return [
-        {"prediction": code, "label": labels[code], "probabilities": dict(zip(labels, row, strict=True))}
-        for code, row in zip(prediction.codes.tolist(), probabilities, strict=True)
+        {
+            "prediction": code,
+            "label": labels[code],
+            "probabilities": dict(zip(labels, row, strict=True)),
+            "decision": block,
+        }
+        for code, row, block in zip(prediction.codes.tolist(), probabilities, prediction.decision.blocks(), strict=True)
     ]
 
 
