@@ -82,8 +82,8 @@ def test_given_many_real_rows_when_answered_then_every_label_is_recomputed_from_
     serve,
 ) -> None:
     post = serve(real_bundle.bundle.path)
-    records = real_requests(3_000)
-    assert len(records) >= 2_500
+    records = real_requests(10_000)  # every row of the shared file the API accepts as it is
+    assert len(records) >= 7_000
     batches = [records[start : start + 1_000] for start in range(0, len(records), 1_000)]
     served = [answer for batch in batches for answer in answers(post({"data": batch}))]
     printed = [json.loads(json.dumps(a["decision"])) for a in served]
@@ -92,13 +92,13 @@ def test_given_many_real_rows_when_answered_then_every_label_is_recomputed_from_
     # the printed numbers are the LightGBM cascade's own, within float32 and 6-decimal rounding
     margins = real_bundle.cascade.margins(encode([parse_record(r)[0] for r in records]))
     p = np.array([[block[q]["p"] for q in QUESTIONS] for block in printed])
-    assert np.abs(p - sigmoid(margins)).max() < 5e-6
+    assert np.abs(p - sigmoid(margins)).max() < 1e-6
     # and the label is the cascade's threshold rule, except where a row lies within that error of a cut-off
-    near = (np.abs(sigmoid(margins) - np.array(THRESHOLDS)) < 5e-6).any(axis=1)
+    near = (np.abs(sigmoid(margins) - np.array(THRESHOLDS)) < 1e-6).any(axis=1)
     assert np.array_equal(codes[~near], threshold_labels(margins, THRESHOLDS)[~near])
     # the block is needed: on real rows the label is often not the most probable class
     argmax = np.array([np.argmax([a["probabilities"][label] for label in LABELS]) for a in served])
-    assert (argmax != codes).mean() > 0.02
+    assert (argmax != codes).mean() > 0.1
 
 
 def _with_thresholds(source: Path, target: Path, t1: float, t2: float) -> Path:
