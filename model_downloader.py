@@ -13,10 +13,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from credit_score.modelling.download_cli import build_parser, main
+from credit_score.modelling import download_cli
+from credit_score.modelling.download_cli import build_parser
 from credit_score.modelling.registry import MLFLOW_DEFAULTS
 
-__all__ = ["MLFLOW_DEFAULTS", "build_parser", "main"]
+__all__ = ["MLFLOW_DEFAULTS", "PROG", "build_parser", "main"]
+
+PROG = "model_downloader.py"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The download command under this file's name (usage lines and errors say ``model_downloader.py``)."""
+    return download_cli.main(argv, prog=PROG)
+
 
 if __name__ == "__main__":
-    sys.exit(main(prog="model_downloader.py"))
+    sys.exit(main())

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
+import model_downloader
 import test as local_invoke
 from credit_score.cli import USAGE_EXIT, CommandParser, PlainText, plain_streams
 from credit_score.devtools import serve
@@ -32,7 +33,7 @@ COMMANDS: dict[str, tuple[Main, dict[int, str]]] = {
     "credit-score-evaluate": (training.evaluate_main, training.EXIT_CODES),
     "python -m credit_score.modelling.training": (training.main, training.EXIT_CODES),
     "credit-score-download": (download_cli.main, download_cli.EXIT_CODES),
-    "model_downloader.py": (lambda argv: download_cli.main(argv, prog="model_downloader.py"), download_cli.EXIT_CODES),
+    "model_downloader.py": (model_downloader.main, download_cli.EXIT_CODES),
     "credit-score-serve": (serve.main, serve.EXIT_CODES),
     "credit-score-drift": (drift.main, drift.EXIT_TEXT),
     "test.py": (local_invoke.main, local_invoke.EXIT_CODES),
