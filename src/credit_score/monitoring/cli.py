@@ -4,11 +4,17 @@
         [--since DATE] [--until DATE] [--model-name NAME] [--model-version V]
         [--bundle model | --reference FILE] [--warn 0.1] [--alert 0.25] [--min-rows 500]
         [--html report.html] [--json report.json] [--publish-metrics emf|cloudwatch]
+        [--outcomes FILE | s3://bucket/key] [--bootstrap 200]
 
 Dates are UTC: ``YYYY-MM-DD`` (``--until`` inclusive) or ISO date-times (``--until`` exclusive); by
 default the last 7 days up to and including today. Exit codes: 0 no drift, 1 warn, 2 alert,
 3 insufficient data (fewer than ``--min-rows`` records), 4 usage or I/O error. The report files are
 written before metrics are published. Nothing printed or written contains a record.
+
+Performance: every run estimates macro-F1, AUC and accuracy per model version and month from the
+captured probabilities (``performance.estimated``); with ``--outcomes`` (CSV or JSON Lines of
+``request_id``/``inference_id`` and ``Credit_Score``) it also reports the realised figures of the
+matched decisions (``performance.realized``) and counts what did not match.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from credit_score.cli import CommandParser
 from credit_score.contract.bundle import BundleError
 from credit_score.monitoring import publish
 from credit_score.monitoring.html import render
+from credit_score.monitoring.outcomes import Joined, OutcomesError, read_outcomes
+from credit_score.monitoring.performance import BOOTSTRAP, EstimateCounts, realized_section
 from credit_score.monitoring.reader import CaptureError, CaptureReader, Window, open_store, parse_bound
 from credit_score.monitoring.reference import load_reference
 from credit_score.monitoring.report import EXIT_CODES, EXIT_ERROR, summary, write_json, write_text
@@ -79,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-rows", type=_positive(int), default=500, help="fewest values for a verdict (500)")
     parser.add_argument("--html", type=Path, help="write the HTML report here")
     parser.add_argument("--json", type=Path, help="write the JSON summary here")
+    parser.add_argument(
+        "--outcomes", help="true Credit_Score per request_id or inference_id: CSV or JSON Lines, a file or s3://"
+    )
+    parser.add_argument(
+        "--bootstrap", type=_positive(int), default=BOOTSTRAP, help=f"resamples of the 95%% intervals ({BOOTSTRAP})"
+    )
     parser.add_argument("--publish-metrics", choices=("emf", "cloudwatch"), help="per-feature drift metrics")
     parser.add_argument("--metrics-namespace", default=publish.DEFAULT_NAMESPACE, help="CloudWatch namespace")
     parser.add_argument("--workers", type=_positive(int), default=8, help="objects fetched concurrently (8)")
@@ -105,7 +119,24 @@ def _summary_lines(document: dict[str, Any]) -> list[str]:
     for entry in [*document["features"], document["prediction_mix"]]:
         psi = "-" if entry["psi"] is None else f"{entry['psi']:.4f}"
         lines.append(f"  {entry['verdict']:<17} {entry['name']:<26} PSI {psi:>8}  values {entry['rows']:,}")
+    performance = document["performance"]
+    for kind in ("estimated", "realized"):
+        for version, entry in (performance.get(kind) or {}).items():
+            figures = "  ".join(f"{name} {_figure(entry.get(name))}" for name in ("macro_f1", "auc", "accuracy"))
+            lines.append(f"  {kind:<9} performance, version {version}: {figures}  n {entry['n']:,}")
+    if performance.get("outcomes"):
+        outcomes = performance["outcomes"]
+        lines.append(
+            "  outcomes: " + ", ".join(f"{outcomes[name]:,} {name.replace('_', ' ')}" for name in OUTCOME_COUNTS)
+        )
     return lines
+
+
+OUTCOME_COUNTS = ("rows", "matched", "unmatched", "duplicates", "conflicting", "malformed", "matched_again")
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def run(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
@@ -122,10 +153,20 @@ def run(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
         workers=args.workers,
         dedup_window=args.dedup_window,
     )
+    joined = Joined(read_outcomes(args.outcomes)) if args.outcomes else None
     counts = Counts(reference)
+    estimates = EstimateCounts()
     for chunk in reader.chunks():
         counts.add(chunk)
+        estimates.add(chunk)
+        if joined is not None:
+            joined.add(chunk)
     drift = evaluate(counts, thresholds)
+    performance = {
+        "estimated": estimates.section(),
+        "realized": realized_section(joined, bootstrap=args.bootstrap) if joined is not None else None,
+        "outcomes": joined.counts() if joined is not None else None,
+    }
     return summary(
         drift,
         window=window,
@@ -135,6 +176,7 @@ def run(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
         reference=origin,
         model_filter={"name": args.model_name, "version": args.model_version},
         generated_at=now,
+        performance=performance,
     )
 
 
@@ -153,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.publish_metrics == "cloudwatch":
             sent = publish.put_metric_data(document, namespace=args.metrics_namespace, timestamp=now)
             print(f"published {sent} metric values to CloudWatch namespace {args.metrics_namespace}")
-    except (CaptureError, BundleError, ValueError, OSError) as error:
+    except (CaptureError, OutcomesError, BundleError, ValueError, OSError) as error:
         print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as error:  # a bug or an AWS fault: where it happened, never a value

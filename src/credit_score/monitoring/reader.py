@@ -226,7 +226,7 @@ def open_store(uri: str, *, client_factory: Callable[[str], Any] | None = None, 
     except ValueError as error:
         raise CaptureError(f"the capture URI {error}") from None
     if location.scheme == "s3":
-        return S3Store(location.bucket, location.prefix, (client_factory or _s3_client)("s3"), page_size=page_size)
+        return S3Store(location.bucket, location.prefix, (client_factory or s3_client)("s3"), page_size=page_size)
     if location.scheme != "file":
         raise CaptureError(
             "the capture URI must be s3://bucket/prefix or a local folder; read a Firehose's S3 destination"
@@ -234,7 +234,8 @@ def open_store(uri: str, *, client_factory: Callable[[str], Any] | None = None, 
     return LocalStore(location.folder)  # type: ignore[arg-type]
 
 
-def _s3_client(service: str) -> Any:
+def s3_client(service: str) -> Any:
+    """A boto3 client with standard retries, credentials and endpoint from the environment."""
     import boto3
     from botocore.config import Config
 

@@ -38,6 +38,7 @@ def summary(
     reference: dict[str, Any],
     model_filter: dict[str, str | None],
     generated_at: datetime,
+    performance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report document; ``reference`` says where the profile came from (source, model, rows)."""
     return {
@@ -60,6 +61,7 @@ def summary(
         "features": [_feature(f) for f in drift.features],
         "prediction_mix": {**_feature(drift.prediction), "by_day": drift.by_day},
         "reason_mix": drift.reason_mix,
+        "performance": performance or {"estimated": {}, "realized": None, "outcomes": None},
     }
 
 

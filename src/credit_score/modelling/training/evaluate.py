@@ -44,6 +44,7 @@ def evaluate_bundle(bundle_dir: str | os.PathLike[str], frame: pd.DataFrame) -> 
     dataset = to_dataset(frame)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: graph-cleanup notices are not evaluation output
+    options.intra_op_num_threads = 1  # as served: threads sum the trees in another order (float32 ulps apart)
     session = ort.InferenceSession(str(bundle.model_path), options, providers=["CPUExecutionProvider"])
     predicted, probabilities = session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], {INPUT_NAME: dataset.features})
     return {
