@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -12,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from credit_score.monitoring.cli import EXIT_ERROR, main
-from tests.monitoring.conftest import POPULATION, SHIFTED, Captures, window
+from tests.monitoring.conftest import POPULATION, SHIFTED, Captures, shift, window
+from tests.support.drift_bundles import population, predict_through_handler
 from tests.support.paths import ROOT
 
 
@@ -59,11 +62,18 @@ def test_given_low_thresholds_when_reported_then_warn_and_exit_one(captures: Cap
     assert document["thresholds"]["warn"] == 0.0001
 
 
-def test_given_a_high_minimum_when_reported_then_insufficient_data_exit_three(captures: Captures, tmp_path):
-    code, document = run(captures.shifted, captures.bundle, tmp_path, "--min-rows", str(POPULATION + 1))
+def test_given_fewer_values_than_the_minimum_when_reported_then_only_confirmed_shifts_count(captures, tmp_path):
+    code, document = run(captures.plain, captures.bundle, tmp_path, "--min-rows", str(POPULATION + 1))
 
     assert code == 3
     assert document["verdict"] == "insufficient_data"
+    assert {f["verdict"] for f in document["features"]} == {"insufficient_data"}
+
+    code, document = run(captures.shifted, captures.bundle, tmp_path, "--min-rows", str(POPULATION + 1))
+
+    assert code == 2  # material and significant: a small sample is no excuse
+    assert {f["name"] for f in document["features"] if f["verdict"] in {"warn", "alert"}} == SHIFTED
+    assert document["thresholds"]["alpha"] == 0.01
 
 
 def test_given_a_version_without_captures_when_reported_then_nothing_is_read(captures: Captures, tmp_path):
@@ -162,3 +172,19 @@ def test_given_the_module_when_run_as_a_program_then_exit_code_is_the_verdict(ca
 
     assert result.returncode == 2, result.stderr
     assert html.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_given_300_shifted_applicants_when_reported_with_defaults_then_alert_not_insufficient(drift_bundle, tmp_path):
+    for name, change in (("plain", None), ("shifted", shift)):
+        with contextlib.redirect_stdout(io.StringIO()):
+            predict_through_handler(
+                population(300, seed=17, shift=change), model_dir=drift_bundle, capture=str(tmp_path / name)
+            )
+
+    shifted_code, shifted = run(tmp_path / "shifted", drift_bundle, tmp_path)
+    plain_code, plain = run(tmp_path / "plain", drift_bundle, tmp_path)
+
+    assert shifted_code == 2
+    assert {f["name"] for f in shifted["features"] if f["verdict"] == "alert"} == SHIFTED
+    assert plain_code == 3  # nothing material and confirmed in 300 rows: no verdict either way
+    assert {f["verdict"] for f in plain["features"]} == {"insufficient_data"}

@@ -94,3 +94,18 @@ def test_given_the_report_when_opened_in_headless_chromium_then_the_charts_are_d
     rgb = {tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5)) for colour in expected}
     assert rgb <= colours, f"screenshot kept at {screenshot}"
     assert len(colours) > 50  # text anti-aliasing, bars, badges: a drawn page, not a blank one
+
+
+def test_given_estimates_and_outcomes_when_rendered_then_both_show_with_intervals(shifted_report):
+    document, _ = shifted_report
+    estimate = next(iter(document["performance"]["estimated"].values()))
+    document = json.loads(json.dumps(document))
+    document["performance"]["realized"] = {"3": {"n": 40, "macro_f1": 0.61, "auc": 0.8, "accuracy": 0.7,
+                                                 "ci95": {"macro_f1": [0.5, 0.7]}, "ece": 0.02, "by_month": {}}}  # fmt: skip
+    document["performance"]["outcomes"] = {"rows": 41, "matched": 40, "unmatched": 1}
+
+    page = render(document)
+
+    assert f"<td>{estimate['macro_f1']:.3f}</td>" in page
+    assert "<td>0.610 [0.500, 0.700]</td>" in page
+    assert "unmatched 1" in page

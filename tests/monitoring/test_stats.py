@@ -98,6 +98,15 @@ def test_given_thresholds_when_judging_then_bounds_are_inclusive_and_small_sampl
     assert Thresholds(warn=0.1, alert=0.25, min_rows=500).verdict(value, rows) == verdict
 
 
+@pytest.mark.parametrize(
+    ("value", "p_value", "verdict"),
+    [(0.3, 1e-9, ALERT), (0.15, 0.009, WARN), (0.3, 0.011, INSUFFICIENT), (0.05, 1e-9, INSUFFICIENT)],
+)
+def test_given_a_small_sample_when_judging_then_a_shift_counts_only_if_the_test_confirms_it(value, p_value, verdict):
+    assert Thresholds(min_rows=500, alpha=0.01).verdict(value, 300, p_value) == verdict
+    assert Thresholds(min_rows=500, alpha=0.01).verdict(value, 500, p_value) != INSUFFICIENT  # PSI decides alone
+
+
 @pytest.mark.parametrize(("warn", "alert", "rows"), [(0.3, 0.2, 10), (0.0, 0.2, 10), (0.1, 0.2, 0)])
 def test_given_inconsistent_thresholds_when_built_then_refused(warn, alert, rows):
     with pytest.raises(ValueError, match="must"):

@@ -2,13 +2,14 @@
 
     python -m credit_score.monitoring --capture s3://bucket/prefix | PATH
         [--since DATE] [--until DATE] [--model-name NAME] [--model-version V]
-        [--bundle model | --reference FILE] [--warn 0.1] [--alert 0.25] [--min-rows 500]
+        [--bundle model | --reference FILE] [--warn 0.1] [--alert 0.25] [--min-rows 500] [--alpha 0.01]
         [--html report.html] [--json report.json] [--publish-metrics emf|cloudwatch]
         [--outcomes FILE | s3://bucket/key] [--bootstrap 200]
 
 Dates are UTC: ``YYYY-MM-DD`` (``--until`` inclusive) or ISO date-times (``--until`` exclusive); by
 default the last 7 days up to and including today. Exit codes: 0 no drift, 1 warn, 2 alert,
-3 insufficient data (fewer than ``--min-rows`` records), 4 usage or I/O error. The report files are
+3 insufficient data (fewer than ``--min-rows`` records and no shift the chi-square test confirms at
+``--alpha``), 4 usage or I/O error. The report files are
 written before metrics are published. Nothing printed or written contains a record.
 
 Performance: every run estimates macro-F1, AUC and accuracy per model version and month from the
@@ -84,7 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--reference", help="reference_profile.json, or a bundle's metadata.json")
     parser.add_argument("--warn", type=_positive(float), default=0.1, help="PSI of a warning (0.1)")
     parser.add_argument("--alert", type=_positive(float), default=0.25, help="PSI of an alert (0.25)")
-    parser.add_argument("--min-rows", type=_positive(int), default=500, help="fewest values for a verdict (500)")
+    parser.add_argument(
+        "--min-rows", type=_positive(int), default=500, help="values from which PSI decides alone (500)"
+    )
+    parser.add_argument(
+        "--alpha", type=_positive(float), default=0.01, help="significance a shift in fewer values needs (0.01)"
+    )
     parser.add_argument("--html", type=Path, help="write the HTML report here")
     parser.add_argument("--json", type=Path, help="write the JSON summary here")
     parser.add_argument(
@@ -141,7 +147,7 @@ def _figure(value: float | None) -> str:
 
 def run(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
     """Read the window, compare it with the reference, and return the report document."""
-    thresholds = Thresholds(warn=args.warn, alert=args.alert, min_rows=args.min_rows)
+    thresholds = Thresholds(warn=args.warn, alert=args.alert, min_rows=args.min_rows, alpha=args.alpha)
     window = window_from(args, now)
     reference, origin = load_reference(args.bundle, args.reference)
     store = open_store(args.capture, page_size=args.page_size)

@@ -209,6 +209,47 @@ def _reason_table(mix: dict[str, Any], top: int = 8) -> str:
     return f"<table>{head}{body}</table>"
 
 
+def _interval(entry: dict[str, Any], name: str) -> str:
+    bounds = (entry.get("ci95") or {}).get(name)
+    return f" [{_number(bounds[0])}, {_number(bounds[1])}]" if bounds and None not in bounds else ""
+
+
+def _performance(performance: dict[str, Any]) -> str:
+    """Estimated (from probabilities) beside realised (from outcomes) quality, per version and month."""
+    estimated, realized = performance.get("estimated") or {}, performance.get("realized") or {}
+    if not estimated and not realized:
+        return '<p class="muted">no decisions with probabilities in the window</p>'
+    head = (
+        "<tr><th>version</th><th>month</th><th>decisions</th><th>est. macro-F1</th><th>est. AUC</th>"
+        "<th>est. accuracy</th><th>labelled</th><th>macro-F1 [95 %]</th><th>AUC [95 %]</th>"
+        "<th>accuracy [95 %]</th><th>ECE</th></tr>"
+    )
+    rows = []
+    for version in sorted(set(estimated) | set(realized)):
+        guess, truth = estimated.get(version, {}), realized.get(version, {})
+        months = sorted(set(guess.get("by_month", {})) | set(truth.get("by_month", {})))
+        for month, e, r in [
+            ("all", guess, truth),
+            *((m, guess.get("by_month", {}).get(m, {}), truth.get("by_month", {}).get(m, {})) for m in months),
+        ]:
+            rows.append(
+                f"<tr><td>{escape(version)}</td><td>{escape(month)}</td><td>{e.get('n', 0):,}</td>"
+                + "".join(f"<td>{_number(e.get(name))}</td>" for name in ("macro_f1", "auc", "accuracy"))
+                + f"<td>{r.get('n', 0):,}</td>"
+                + "".join(
+                    f"<td>{_number(r.get(name))}{_interval(r, name)}</td>" for name in ("macro_f1", "auc", "accuracy")
+                )
+                + f"<td>{_number(r.get('ece'))}</td></tr>"
+            )
+    outcomes = performance.get("outcomes")
+    note = (
+        "outcomes: " + ", ".join(f"{escape(k.replace('_', ' '))} {v:,}" for k, v in outcomes.items())
+        if outcomes
+        else "no outcomes given (--outcomes): estimates only"
+    )
+    return f'<table>{head}{"".join(rows)}</table><p class="muted">{note}</p>'
+
+
 def render(document: dict[str, Any]) -> str:
     """The page for one report document (``report.summary``)."""
     features = document["features"]
@@ -227,8 +268,8 @@ def render(document: dict[str, Any]) -> str:
         f"duplicates {counts['duplicates']:,}, malformed {counts['malformed']:,}, outside the window "
         f"{counts['outside_window']:,}, other model {counts['other_model']:,})",
         "model versions seen": ", ".join(f"{v}: {n:,}" for v, n in document["versions"].items()) or "-",
-        "thresholds": f"warn PSI ≥ {thresholds['warn']:g}, alert PSI ≥ {thresholds['alert']:g}, "
-        f"at least {thresholds['min_rows']:,} values",
+        "thresholds": f"warn PSI ≥ {thresholds['warn']:g}, alert PSI ≥ {thresholds['alert']:g}; below "
+        f"{thresholds['min_rows']:,} values only shifts the χ² test confirms at p < {thresholds.get('alpha', 0):g}",
         "generated": document["generated_at"],
     }
     facts_html = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in facts.items())
@@ -242,6 +283,8 @@ def render(document: dict[str, Any]) -> str:
         f'<table class="facts">{facts_html}</table>'
         f"<h2>Population stability index</h2>{_psi_chart(comparisons, thresholds['warn'], thresholds['alert'])}"
         f"<h2>Prediction mix per day {_verdict(mix['verdict'])}</h2>{_mix_chart(reference_mix, mix['by_day'])}"
+        f"<h2>Performance: estimated from probabilities, realised from outcomes</h2>"
+        f"{_performance(document.get('performance') or {})}"
         f"<h2>Reason codes per day</h2>{_reason_table(document.get('reason_mix', {}))}"
         f"<h2>Summary</h2>{_table(comparisons)}"
         f'<h2>Distributions</h2><div class="legend muted"><span style="background:{REFERENCE_COLOUR}"></span>'

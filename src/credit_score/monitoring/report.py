@@ -54,6 +54,7 @@ def summary(
             "warn": thresholds.warn,
             "alert": thresholds.alert,
             "min_rows": thresholds.min_rows,
+            "alpha": thresholds.alpha,
             "epsilon": EPSILON,
         },
         "counts": {**asdict(scan), "compared": drift.rows},

@@ -7,11 +7,15 @@ present values (the bin rule of :func:`credit_score.contract.profile.bin_counts`
 their levels, ``Unknown`` included since the model sees it as a level; the prediction mix the three
 classes. Reference shares are renormalised to sum to 1 (categorical frequencies are shares of all rows).
 
-The verdict comes from the PSI alone: ``alert`` at or above ``Thresholds.alert``, ``warn`` at or above
-``Thresholds.warn``, else ``none``; ``insufficient_data`` when fewer than ``Thresholds.min_rows`` values
-were compared. The chi-square goodness-of-fit test (categorical fields and the prediction mix) is
-reported beside it, not used for the verdict: with thousands of rows its p-value rejects shifts far too
-small to matter, and the reference is itself a finite sample, so PSI is the measure of size.
+The verdict weighs size and evidence. PSI measures how much a distribution moved (``alert`` at or above
+``Thresholds.alert``, ``warn`` at or above ``Thresholds.warn``); the chi-square goodness-of-fit test of
+the same bin counts against the reference shares (numeric deciles, categorical levels, the prediction
+mix) says whether so small a sample could show that much by chance. With at least
+``Thresholds.min_rows`` values PSI decides alone: there the test rejects shifts far too small to matter.
+Below it a shift is judged by its PSI when the test also rejects at ``Thresholds.alpha`` (a material
+and significant shift in 300 rows is a shift), and is ``insufficient_data`` otherwise: small samples
+inflate PSI by chance (about ``(bins - 1) / n``), so a large PSI that the test cannot confirm is no verdict.
+The test's power grows with the sample, as Evidently's choice of test by sample size intends.
 Missing values and the ``Unknown`` share are data quality, reported next to the reference's shares.
 """
 
@@ -52,19 +56,25 @@ class Thresholds:
     warn: float = 0.1
     alert: float = 0.25
     min_rows: int = 500
+    alpha: float = 0.01  # significance a shift in fewer than min_rows values needs
 
     def __post_init__(self) -> None:
         if not 0 < self.warn < self.alert:
             raise ValueError("thresholds must satisfy 0 < warn < alert")
         if self.min_rows < 1:
             raise ValueError("the minimum sample size must be at least 1")
+        if not 0 < self.alpha < 1:
+            raise ValueError("the significance level must be between 0 and 1")
 
-    def verdict(self, psi: float | None, rows: int) -> str:
-        if psi is None or rows < self.min_rows:
+    def verdict(self, psi: float | None, rows: int, p_value: float | None = None) -> str:
+        """PSI's level; below ``min_rows`` values only a shift the test confirms, else insufficient data."""
+        if psi is None or not rows:
             return INSUFFICIENT
-        if psi >= self.alert:
-            return ALERT
-        return WARN if psi >= self.warn else NONE
+        level = ALERT if psi >= self.alert else WARN if psi >= self.warn else NONE
+        if rows >= self.min_rows:
+            return level
+        significant = p_value is not None and p_value < self.alpha
+        return level if level != NONE and significant else INSUFFICIENT
 
 
 @dataclass(frozen=True)
@@ -314,23 +324,15 @@ def _compare(
     reference: Sequence[float],
     labels: Sequence[str],
     thresholds: Thresholds,
-    *,
-    test: bool,
 ) -> dict[str, Any]:
     rows = int(sum(counts))
     current = _shares(counts)
     value = psi(current, reference) if rows and reference else None
     bins = tuple(Bin(label, r, c) for label, r, c in zip(labels, reference, current, strict=True)) if reference else ()
-    result: dict[str, Any] = {
-        "name": name,
-        "kind": kind,
-        "rows": rows,
-        "psi": value,
-        "verdict": thresholds.verdict(value, rows),
-        "bins": bins,
-    }
-    if test and rows:
+    result: dict[str, Any] = {"name": name, "kind": kind, "rows": rows, "psi": value, "bins": bins}
+    if rows and len(reference) > 1:
         result["chi2"], result["dof"], result["p_value"] = chi_square([int(c) for c in counts], reference)
+    result["verdict"] = thresholds.verdict(value, rows, result.get("p_value"))
     return result
 
 
@@ -355,7 +357,6 @@ def evaluate(counts: Counts, thresholds: Thresholds) -> Drift:
             numeric.shares,
             bin_labels(numeric.edges),
             thresholds,
-            test=False,
         )
         features.append(
             FeatureDrift(
@@ -366,9 +367,7 @@ def evaluate(counts: Counts, thresholds: Thresholds) -> Drift:
         )
     for name, categorical in ref.categorical.items():
         level_counts = [counts.levels[name][level] for level in categorical.levels]
-        compared = _compare(
-            name, "categorical", level_counts, categorical.shares, categorical.levels, thresholds, test=True
-        )
+        compared = _compare(name, "categorical", level_counts, categorical.shares, categorical.levels, thresholds)
         unknown = counts.levels[name][UNKNOWN] / rows if rows and categorical.unknown is not None else None
         features.append(
             FeatureDrift(
@@ -383,13 +382,12 @@ def evaluate(counts: Counts, thresholds: Thresholds) -> Drift:
     totals = np.zeros(len(LABELS), np.int64)
     for day_counts in counts.by_day.values():
         totals += day_counts
-    prediction = FeatureDrift(
-        **_compare(PREDICTION, PREDICTION, totals.tolist(), ref.prediction, LABELS, thresholds, test=True)
-    )
-    verdict = INSUFFICIENT
-    if rows >= thresholds.min_rows:
-        verdict = max((f.verdict for f in (*features, prediction)), key=SEVERITY.__getitem__)
-        verdict = NONE if verdict == INSUFFICIENT else verdict
+    prediction = FeatureDrift(**_compare(PREDICTION, PREDICTION, totals.tolist(), ref.prediction, LABELS, thresholds))
+    verdict = max((f.verdict for f in (*features, prediction)), key=SEVERITY.__getitem__)
+    if verdict == INSUFFICIENT and rows >= thresholds.min_rows:
+        verdict = NONE  # a field without values does not hide the others' verdict
+    elif verdict == NONE and rows < thresholds.min_rows:
+        verdict = INSUFFICIENT
     by_day = {
         day: dict(zip(LABELS, day_counts.tolist(), strict=True)) for day, day_counts in sorted(counts.by_day.items())
     }
