@@ -100,8 +100,8 @@ def test_given_estimates_and_outcomes_when_rendered_then_both_show_with_interval
     document, _ = shifted_report
     estimate = next(iter(document["performance"]["estimated"].values()))
     document = json.loads(json.dumps(document))
-    document["performance"]["realized"] = {"3": {"n": 40, "macro_f1": 0.61, "auc": 0.8, "accuracy": 0.7,
-                                                 "ci95": {"macro_f1": [0.5, 0.7]}, "ece": 0.02, "by_month": {}}}  # fmt: skip
+    realised = {"n": 40, "macro_f1": 0.61, "auc": 0.8, "accuracy": 0.7, "ci95": {"macro_f1": [0.5, 0.7]}, "ece": 0.02}
+    document["performance"]["realized"] = {"3": {**realised, "by_month": {}}}
     document["performance"]["outcomes"] = {"rows": 41, "matched": 40, "unmatched": 1}
 
     page = render(document)
