@@ -76,7 +76,7 @@ def test_given_accepted_numeric_spelling_when_parsed_then_value(field, raw, expe
 @pytest.mark.parametrize(
     ("field", "raw", "problem"),
     [
-        ("Age", None, MISSING),
+        ("Age", features.ABSENT, MISSING),
         ("Age", "", MISSING),
         ("Age", "_", MISSING),
         ("Changed_Credit_Limit", "_", MISSING),
@@ -178,6 +178,7 @@ def test_given_accepted_category_spelling_when_parsed_then_canonical_level(field
 @pytest.mark.parametrize(
     ("field", "raw", "problem"),
     [
+        ("Occupation", features.ABSENT, MISSING),
         ("Occupation", None, MISSING),
         ("Occupation", "Pilot", UNKNOWN_CATEGORY),
         ("Occupation", 3, NOT_A_STRING),
@@ -228,7 +229,7 @@ def test_given_extra_keys_when_parsed_then_ignored():
     assert "SSN" not in values
 
 
-CANONICAL_BAD = {MISSING: None, NOT_A_NUMBER: "abc", OUT_OF_DOMAIN: "-5000", UNKNOWN_CATEGORY: "zzz", NOT_A_STRING: 1}
+CANONICAL_BAD = {MISSING: features.ABSENT, NOT_A_NUMBER: "abc", OUT_OF_DOMAIN: "-5000", UNKNOWN_CATEGORY: "zzz", NOT_A_STRING: 1}
 
 
 def message_for(field: str, raw: object) -> tuple[str, str] | None:
@@ -280,3 +281,46 @@ def test_given_schema_when_exported_then_json_with_domains_and_categories():
     assert age["maximum"] == 100
     mix = next(f for f in schema if f["name"] == "Credit_Mix")
     assert mix["categories"] == ["Bad", "Standard", "Good", "Unknown"]
+
+
+# ---------------------------------------------------------------- a number sent as null: not known, scored as missing
+
+
+@pytest.mark.parametrize("field", [f.name for f in features.NUMERIC_FIELDS])
+def test_given_a_number_sent_as_null_when_parsed_then_missing_not_a_problem(field):
+    values, problems = parse_record({**SEED, field: None})
+    assert problems == []
+    assert math.isnan(values[field])
+    matrix = features.encode([values])
+    assert math.isnan(matrix[0, FEATURE_NAMES.index(field)])
+
+
+@pytest.mark.parametrize("raw", [features.ABSENT, "", "_", "null", "None", "!@9#%8", "__10000__"])
+def test_given_an_absent_key_or_a_placeholder_string_when_served_then_still_a_missing_problem(raw):
+    record = {key: value for key, value in SEED.items() if key != "Annual_Income" or raw is not features.ABSENT}
+    if raw is not features.ABSENT:
+        record["Annual_Income"] = raw
+    _, problems = parse_record(record)
+    assert [(p.field, p.problem) for p in problems] == [("Annual_Income", MISSING)]
+    assert problems[0].message.endswith("or null when not known")
+
+
+@pytest.mark.parametrize("field", [f.name for f in features.CATEGORICAL_FIELDS])
+def test_given_a_category_sent_as_null_when_parsed_then_a_missing_problem(field):
+    _, problems = parse_record({**SEED, field: None})
+    assert [(p.field, p.problem) for p in problems] == [(field, MISSING)]
+
+
+def test_given_nulls_when_normalised_for_capture_then_none_never_a_stand_in_value():
+    record = {**SEED, "Age": None, "Num_of_Loan": None, "Monthly_Balance": None}
+    rows, columns, problems = features.parse_batch([record, SEED])
+    assert problems == []
+    assert features.missing_fields(rows[0]) == ["Age", "Num_of_Loan", "Monthly_Balance"]
+    assert features.missing_fields(rows[1]) == []
+    captured = features.normalised(rows[0], columns[0])
+    assert [name for name, value in captured.items() if value is None] == ["Age", "Num_of_Loan", "Monthly_Balance"]
+    assert captured["Num_Bank_Accounts"] == int(SEED["Num_Bank_Accounts"])
+
+
+def test_given_null_when_cleaned_for_training_then_none_as_before():
+    assert clean_value(FIELDS_BY_NAME["Annual_Income"], None) is None

@@ -70,7 +70,8 @@ def test_given_fields_when_documented_then_every_field_with_its_domain_or_catego
     for f in FIELDS:
         schema = SCHEMAS[f"field.{f.name}"]
         if f.is_numeric:
-            number, string = schema["oneOf"]
+            number, string, not_known = schema["oneOf"]
+            assert not_known["type"] == "null"
             assert number == {"type": "integer" if f.integer else "number", "minimum": f.minimum, "maximum": f.maximum}
             assert string["type"] == "string"
             assert string["pattern"] == features.number_pattern(f)  # the parser's own grammar
@@ -315,3 +316,17 @@ def test_given_an_answer_when_its_decision_block_is_broken_then_the_document_ref
         with pytest.raises(JsonSchemaError):
             check.validate(broken)
     assert set(DOCUMENT["components"]["schemas"]["Decision"]["required"]) == set(QUESTIONS)
+
+
+def test_given_a_number_sent_as_null_when_checked_then_the_document_and_the_handler_accept_it(service):
+    record = {**synthetic_records(1, seed=5)[0], "Annual_Income": None, "Num_of_Loan": None}
+    requests = request_validator()
+    requests.validate({"data": record})
+    status, document = answer(service, "POST", "/predict", {"data": record})
+    assert status == 200
+    assert document["missing_fields"] == ["Annual_Income", "Num_of_Loan"]
+    response_schema("/predict", "post", 200).validate(document)
+    with pytest.raises(JsonSchemaError):
+        requests.validate({"data": {**record, "Credit_Mix": None}})  # a category's null stays refused
+    with pytest.raises(JsonSchemaError):
+        response_schema("/predict", "post", 200).validate({**document, "missing_fields": ["Credit_Mix"]})

@@ -18,6 +18,13 @@ understood everywhere:
   missing for numbers, ``Unknown`` for categories that have an Unknown bucket. The seed
   project's ``"Desconhecido"`` is accepted as Unknown.
 
+Missing values at serving time: a number sent as JSON ``null`` is "not known" and parses as NaN, the
+missing value the boosters were trained with (the training rows' junk becomes exactly that), so it is
+scored, listed by :func:`missing_fields` and captured as ``null``. The raw-data sentinels above stay a
+``missing`` problem when served (a client that means "not known" says ``null``), as do an absent key
+(:data:`ABSENT`) and a category's ``null`` (a category has no missing value in the encoding: its
+Unknown bucket is a level the client names).
+
 Categories are compared on exact ASCII spellings after one documented normalisation (:func:`spelling`:
 surrounding ASCII spaces dropped, ASCII case folded); a value with any other character (homoglyphs,
 control characters, non-ASCII whitespace) is ``unknown_category``.
@@ -80,6 +87,7 @@ class _Marker:
 
 DUPLICATE = _Marker("DUPLICATE")  # the value of a key its JSON object repeats (which one won is unknowable)
 OVERSIZED_INTEGER = _Marker("OVERSIZED_INTEGER")  # a JSON integer too long for int(): beyond every domain
+ABSENT = _Marker("ABSENT")  # the value of a field the record does not hold (unlike null, which says "not known")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,6 +337,10 @@ def _domain_text(f: Field) -> str:
     return f"must be {kind} between {f.minimum:.15g} and {f.maximum:.15g}{unit}"
 
 
+def _required_text(f: Field) -> str:
+    return f"is required; {_domain_text(f)}, or null when not known"
+
+
 def _allowed_text(f: Field) -> str:
     return "must be one of: " + ", ".join(f.levels)
 
@@ -362,7 +374,7 @@ def _read_string(rules: Rules, position: int, f: Field, text: str) -> float:
     match = rules.matchers[position](text)
     if match is None:
         if _is_placeholder(text, _NUMERIC_PLACEHOLDERS):
-            raise FieldError(f.name, MISSING, f"is required; {_domain_text(f)}")
+            raise FieldError(f.name, MISSING, _required_text(f))
         raise FieldError(f.name, NOT_A_NUMBER, _domain_text(f))
     decimal = match.group(1)
     if decimal is not None:
@@ -374,7 +386,7 @@ def _read_string(rules: Rules, position: int, f: Field, text: str) -> float:
 
 
 def parse_number(f: Field, raw: Any) -> float:
-    """Return the value of numeric field ``f`` or raise :class:`FieldError`."""
+    """Return the value of numeric field ``f`` (NaN for JSON ``null``: not known) or raise :class:`FieldError`."""
     rules = RULES
     position = _NUMERIC_POSITION[f.name]
     kind = type(raw)
@@ -388,7 +400,9 @@ def parse_number(f: Field, raw: Any) -> float:
     elif kind is str:
         value = _read_string(rules, position, f, raw)
     elif raw is None:
-        raise FieldError(f.name, MISSING, f"is required; {_domain_text(f)}")
+        return math.nan
+    elif raw is ABSENT:
+        raise FieldError(f.name, MISSING, _required_text(f))
     elif raw is DUPLICATE:
         raise FieldError(f.name, DUPLICATE_FIELD, _DUPLICATE_TEXT)
     elif raw is OVERSIZED_INTEGER:
@@ -403,8 +417,9 @@ def parse_number(f: Field, raw: Any) -> float:
 
 
 def _category_column(f: Field, raw: Any) -> int:
-    if raw is None:
-        raise FieldError(f.name, MISSING, f"is required; {_allowed_text(f)}")
+    if raw is None or raw is ABSENT:
+        unknown = f"; {UNKNOWN} when not known" if f.allows_unknown else ""
+        raise FieldError(f.name, MISSING, f"is required; {_allowed_text(f)}{unknown}")
     if raw is DUPLICATE:
         raise FieldError(f.name, DUPLICATE_FIELD, _DUPLICATE_TEXT)
     if type(raw) is not str:
@@ -442,7 +457,7 @@ def parse_record(record: Mapping[str, Any], index: int = 0) -> tuple[dict[str, f
     get = record.get
     for name, parser, f in _PARSERS:
         try:
-            values[name] = parser(f, get(name))
+            values[name] = parser(f, get(name, ABSENT))
         except FieldError as error:
             problems.append(FieldProblem(name, error.problem, f"{name} {error.message}", index))
     return values, problems
@@ -538,11 +553,23 @@ def parse_batch(records: Sequence[Mapping[str, Any]]) -> tuple[list[list[float]]
     return rows, columns, problems  # type: ignore[return-value]
 
 
-def normalised(row: Sequence[float], columns: Sequence[int]) -> dict[str, float | int | str]:
-    """The normalised input of one parsed record (whole-number fields as ints, canonical levels), for capture."""
-    record: dict[str, float | int | str] = dict(zip(NUMERIC_NAMES, row, strict=True))
+def missing_fields(row: Sequence[float]) -> list[str]:
+    """The numeric fields of one parsed record sent as ``null`` (NaN), in FIELDS order."""
+    total = sum(row)  # NaN exactly when one is: every other value is finite and inside its domain
+    if total == total:
+        return []
+    return [name for name, value in zip(NUMERIC_NAMES, row, strict=True) if value != value]
+
+
+def normalised(row: Sequence[float], columns: Sequence[int]) -> dict[str, float | int | str | None]:
+    """The normalised input of one parsed record (whole-number fields as ints, canonical levels, ``None``
+    for a number sent as ``null``), for capture."""
+    record: dict[str, float | int | str | None] = dict(zip(NUMERIC_NAMES, row, strict=True))
     for position in RULES.whole:
-        record[NUMERIC_NAMES[position]] = int(row[position])
+        value = row[position]
+        record[NUMERIC_NAMES[position]] = int(value) if value == value else None
+    for name in missing_fields(row):
+        record[name] = None
     record.update(zip(CATEGORICAL_NAMES, map(LEVEL_OF_COLUMN.__getitem__, columns), strict=True))
     return record
 
@@ -550,10 +577,12 @@ def normalised(row: Sequence[float], columns: Sequence[int]) -> dict[str, float 
 def clean_value(f: Field, raw: Any) -> float | str | None:
     """Lenient parse for training: anything serving would reject becomes missing.
 
-    Missing categories become Unknown where the field has that bucket, else ``None``.
+    Missing numbers are ``None`` (a ``None`` read as NaN included); missing categories become Unknown where
+    the field has that bucket, else ``None``.
     """
     try:
-        return parse_value(f, raw)
+        value = parse_value(f, raw)
+        return None if value != value else value
     except FieldError:
         if f.is_numeric:
             return None

@@ -130,6 +130,12 @@ def numeric_string_pattern(f: Field) -> str:
 
 # ---------------------------------------------------------------- schemas
 
+_NOT_KNOWN = {
+    "type": "null",
+    "description": "not known: scored as a missing value (the model was trained with them) and listed in "
+    "missing_fields; the key itself stays required",
+}
+
 
 def field_schema(f: Field) -> dict[str, Any]:
     """The JSON Schema of one input field."""
@@ -147,7 +153,7 @@ def field_schema(f: Field) -> dict[str, Any]:
                 "the `allOf` pattern is its canonical spelling inside the domain"
             ),
         }
-        return {"description": f.description + unit, "oneOf": [number, string], "x-unit": f.unit}
+        return {"description": f.description + unit, "oneOf": [number, string, _NOT_KNOWN], "x-unit": f.unit}
     unknown = " Unknown (or an empty/placeholder value) when not known." if f.allows_unknown else ""
     return {"description": f.description + "." + unknown, "type": "string", "enum": list(f.levels)}
 
@@ -360,7 +366,13 @@ def _response_schemas() -> dict[str, Any]:
     answer = _answer_schema()
     answer["properties"].update(_EXPLAINED)
     answer["properties"]["decision"] = _ref("Decision")
-    answer["required"].append("decision")
+    answer["properties"]["missing_fields"] = {
+        "type": "array",
+        "items": {"type": "string", "enum": [f.name for f in FIELDS if f.is_numeric]},
+        "uniqueItems": True,
+        "description": "the numeric fields sent as null, scored as missing values, in field order; [] when none",
+    }
+    answer["required"] += ["decision", "missing_fields"]
     return {
         "Decision": _decision_schema(),
         **_explanation_schemas(),

@@ -27,6 +27,7 @@ from credit_score.contract.fields import (
     DUPLICATE,
     OVERSIZED_INTEGER,
     encode_rows,
+    missing_fields,
     normalised,
     parse_batch,
 )
@@ -50,9 +51,13 @@ class Batch:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def records(self) -> list[dict[str, float | int | str]]:
-        """The normalised input of each record (whole-number fields as ints), for capture."""
+    def records(self) -> list[dict[str, float | int | str | None]]:
+        """The normalised input of each record (whole-number fields as ints, ``None`` where sent as null), for capture."""
         return [normalised(row, columns) for row, columns in zip(self.rows, self.columns, strict=True)]
+
+    def missing(self) -> list[list[str]]:
+        """Each record's numeric fields sent as ``null``: scored as missing values."""
+        return [missing_fields(row) for row in self.rows]
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

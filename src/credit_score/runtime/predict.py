@@ -8,6 +8,10 @@ the records or as query parameters (the payload wins): ``explain`` (``false`` sk
 scoring: that path does no explainer work at all), ``contributions`` (``true`` adds every field's
 contribution, the base value and the explained margin, so additivity can be checked from the answer
 alone) and ``lang`` (``en`` or ``pt``; otherwise the ``Accept-Language`` header, else English).
+
+Every answer carries ``decision`` (the printed numbers its label follows from, contract/decision.py)
+and ``missing_fields`` (the numbers sent as ``null`` and scored as missing; ``[]`` when none, so a
+client never has to tell an absent list from an empty one).
 """
 
 from __future__ import annotations
@@ -94,6 +98,8 @@ def predict_batch(batch: Batch, model: Model, *, request_id: str, options: Optio
     """
     prediction = model.predict(batch.matrix)
     answers = _answers(prediction, model)
+    for answer, missing in zip(answers, batch.missing(), strict=True):
+        answer["missing_fields"] = missing
     reasons = None
     if options.explain and model.explainer is not None:
         reasons = _explain(answers, batch, prediction, model, options)
