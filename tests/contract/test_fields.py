@@ -229,7 +229,13 @@ def test_given_extra_keys_when_parsed_then_ignored():
     assert "SSN" not in values
 
 
-CANONICAL_BAD = {MISSING: features.ABSENT, NOT_A_NUMBER: "abc", OUT_OF_DOMAIN: "-5000", UNKNOWN_CATEGORY: "zzz", NOT_A_STRING: 1}
+CANONICAL_BAD = {
+    MISSING: features.ABSENT,
+    NOT_A_NUMBER: "abc",
+    OUT_OF_DOMAIN: "-5000",
+    UNKNOWN_CATEGORY: "zzz",
+    NOT_A_STRING: 1,
+}
 
 
 def message_for(field: str, raw: object) -> tuple[str, str] | None:

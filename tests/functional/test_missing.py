@@ -78,11 +78,12 @@ def test_given_numbers_sent_as_null_when_answered_then_the_lightgbm_boosters_own
 
 def shapes(records: list[dict]) -> dict[str, dict]:
     columns = list(records[0])
+    rows = [[r[c] for c in columns] for r in records]
     return {
         "data": {"data": records},
         "dataframe_records": {"dataframe_records": records},
         "instances": {"instances": records},
-        "dataframe_split": {"dataframe_split": {"columns": columns, "data": [[r[c] for c in columns] for r in records]}},
+        "dataframe_split": {"dataframe_split": {"columns": columns, "data": rows}},
     }
 
 

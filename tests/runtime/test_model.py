@@ -177,3 +177,27 @@ def test_given_other_thresholds_in_the_metadata_when_predicting_then_they_decide
     assert moved.decision.cutoffs.tolist() == [0.8, 0.2]
     np.testing.assert_array_equal(moved.codes, _threshold_rule(moved.probabilities, bundle_copy))
     assert not np.array_equal(moved.codes, served.codes)
+
+
+def test_given_a_cutoff_between_a_rows_exact_p_and_its_printed_p_when_predicting_then_the_printed_numbers_decide(
+    bundle_copy,
+):
+    """The graph's own label compares unrounded float32 numbers; the served label follows the printed ones."""
+    import onnxruntime
+
+    _, matrix = encoded(300, seed=17)
+    margins = Model.load(bundle_copy).predict(matrix).decision
+    session = onnxruntime.InferenceSession(str(bundle_copy / MODEL_FILE), providers=["CPUExecutionProvider"])
+    raw_margins = session.run(["margins"], {"features": matrix})[0].astype(np.float64)
+    exact = 1.0 / (1.0 + np.exp(-raw_margins[:, 0]))
+    row = int(np.argmax(margins.p[:, 0] - exact))  # the exact p furthest below its printed p
+    assert margins.p[row, 0] - exact[row] > 2e-7
+    cutoff = (exact[row] + margins.p[row, 0]) / 2  # prints as the row's printed p
+    metadata = json.loads((bundle_copy / METADATA_FILE).read_text())
+    metadata["thresholds"] = {"t1": cutoff, "t2": 0.5}
+    (bundle_copy / METADATA_FILE).write_text(json.dumps(metadata))
+    served = Model.load(bundle_copy).predict(matrix[row : row + 1])
+    assert served.decision.p[0, 0] == served.decision.cutoffs[0]  # printed p reaches the printed cut-off
+    assert served.codes[0] != 0
+    # the graph's own comparison of the unrounded numbers would have said Poor (with these thresholds)
+    assert exact[row] < cutoff

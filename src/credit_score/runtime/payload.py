@@ -52,7 +52,7 @@ class Batch:
         return len(self.rows)
 
     def records(self) -> list[dict[str, float | int | str | None]]:
-        """The normalised input of each record (whole-number fields as ints, ``None`` where sent as null), for capture."""
+        """The normalised input of each record (whole-number fields as ints, ``None`` for null), for capture."""
         return [normalised(row, columns) for row, columns in zip(self.rows, self.columns, strict=True)]
 
     def missing(self) -> list[list[str]]:
