@@ -26,7 +26,8 @@ import numpy as np
 
 from credit_score.contract.bundle import EXPLAINER_FILE, INPUT_NAME, Bundle, classes_metadata, write_bundle
 from credit_score.contract.fields import FEATURE_NAMES, schema
-from credit_score.modelling import artifacts, conversion, explainer
+from credit_score.contract.known_answers import KNOWN_ANSWERS_FILE
+from credit_score.modelling import artifacts, conversion, explainer, known_answers
 from credit_score.modelling.artifacts import Cascade, CascadeError, load_cascade
 from credit_score.modelling.registry import (
     DEFAULT_MODEL_NAME,
@@ -144,12 +145,16 @@ def download(
         monotonicity=monotonicity,
     )
     metadata["explainer"] = {"file": EXPLAINER_FILE, "parity": explainer_parity}
+    try:  # the pre-traffic hook's reference answers (contract/known_answers.py)
+        answers = known_answers.build(cascade, rows)
+    except known_answers.KnownAnswersError as error:
+        raise DownloadError(f"cannot build {KNOWN_ANSWERS_FILE}: {error}") from None
     bundle = write_bundle(
         output,
         onnx_bytes,
         metadata,
         verify=lambda staged: _final_check(staged, cascade, rows),
-        extra_files={EXPLAINER_FILE: tables},
+        extra_files={EXPLAINER_FILE: tables, KNOWN_ANSWERS_FILE: answers},
     )
     return Result(bundle, registry, selection, parity)
 
