@@ -78,9 +78,11 @@ COPY src/app.py ./
 COPY src/credit_score/__init__.py credit_score/
 COPY src/credit_score/contract/ credit_score/contract/
 COPY src/credit_score/runtime/ credit_score/runtime/
+# The seed's request: the pre-traffic hook (same image, other command) sends it to each new version.
+COPY data.json ./
 COPY --from=model /opt/model/ model/
 # Refuse to produce an image around a bundle that fails verification or a handler that does not import;
 # the handler checks the bundle again at start. -B: no bytecode written into the image.
-RUN python3 -B -c "import app; from credit_score.contract.bundle import load_bundle; b = load_bundle('model'); print('bundle', b.name, b.version)"
+RUN python3 -B -c "import app, credit_score.runtime.pretraffic; from credit_score.contract.bundle import load_bundle; b = load_bundle('model'); print('bundle', b.name, b.version)"
 ENV MODEL_DIR=${LAMBDA_TASK_ROOT}/model
 CMD ["app.handler"]

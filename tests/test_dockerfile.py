@@ -52,8 +52,14 @@ REQUIREMENT_OPTIONS = frozenset({"-r", "--requirement"})
 RUNTIME_REQUIREMENTS = "requirements.txt"
 # What the handler imports; modelling/, monitoring/ and devtools/ stay out of the image.
 RUNTIME_SOURCES = frozenset(
-    {"src/app.py", "src/credit_score/__init__.py", "src/credit_score/contract/", "src/credit_score/runtime/"}
-)
+    {
+        "src/app.py",
+        "src/credit_score/__init__.py",
+        "src/credit_score/contract/",
+        "src/credit_score/runtime/",
+        "data.json",
+    }
+)  # data.json: the request the pre-traffic hook (runtime/pretraffic.py) sends to a new version
 SYNTAX_DIRECTIVE = re.compile(r"#\s*syntax\s*=", re.IGNORECASE)
 # Options BuildKit's built-in frontend (Docker 20.10) does not parse; each needs a `# syntax=` image.
 NEWER_FLAGS = {
