@@ -13,7 +13,8 @@ import pytest
 from mlflow import MlflowClient
 
 from credit_score.contract.bundle import BundleError, classes_metadata, load_bundle
-from credit_score.contract.fields import FEATURE_NAMES, schema
+from credit_score.contract.fields import FEATURE_NAMES, encode, schema
+from credit_score.contract.known_answers import KNOWN_ANSWERS_FILE
 from credit_score.modelling import artifacts, conversion
 from credit_score.modelling.downloader import (
     MIN_PARITY_ROWS,
@@ -143,6 +144,11 @@ def test_given_champion_alias_when_downloading_then_bundle_describes_and_serves_
     cascade = artifacts.load_cascade(_download_run_dir(mlflow_server, versions[0].run_id, tmp_path))
     rows = np.random.default_rng(11).random((50, len(FEATURE_NAMES))).astype(np.float32) * 100
     np.testing.assert_allclose(_onnx_probabilities(bundle.path, rows), cascade.probabilities(rows), atol=1e-5)
+    # the pre-traffic hook's reference: requests of the parity sample with the registry model's own answers
+    assert bundle.has_file(KNOWN_ANSWERS_FILE)
+    known = json.loads((bundle.path / KNOWN_ANSWERS_FILE).read_text(encoding="utf-8"))["answers"]
+    stored = np.array([answer["probabilities"] for answer in known])
+    np.testing.assert_array_equal(stored, cascade.probabilities(encode([a["data"] for a in known])))
 
 
 def _download_run_dir(tracking_uri: str, run_id: str, tmp_path: Path) -> Path:
