@@ -110,8 +110,8 @@ def rollout_findings(template: dict[str, Any]) -> list[str]:
             findings.append(f"{name}: only the aliased function may serve routes")
     if any(r.get("Type", "").startswith("AWS::ApiGatewayV2::") for r in resources.values()):
         findings.append("routes and integrations come from the function's events, never written by hand")
-    if "DefinitionBody" in resources.get("HttpApi", {}).get("Properties", {}):
-        findings.append("the HTTP API's routes must come from the aliased function's events")
+    if "x-amazon-apigateway-integration" in json.dumps(resources.get("HttpApi", {}).get("Properties", {})):
+        findings.append("the HTTP API's integrations must come from the aliased function's events")
     outputs = template.get("Outputs", {})
     for needed in ("ApiUrl", "ModelVersion", "DeploymentApplication", "DeploymentGroup", "LiveAliasArn"):
         if needed not in outputs:
@@ -232,6 +232,13 @@ def _hook_role(t: dict[str, Any]) -> list[dict[str, Any]]:
             ),
             "never written by hand",
             id="hand-written-route",
+        ),
+        pytest.param(
+            lambda t: t["Resources"]["HttpApi"]["Properties"]["DefinitionBody"]["paths"]["/predict"]["post"].update(
+                {"x-amazon-apigateway-integration": {"type": "aws_proxy", "uri": {"Fn::GetAtt": ["Function", "Arn"]}}}
+            ),
+            "integrations must come from",
+            id="integration-to-the-unqualified-function",
         ),
         pytest.param(lambda t: t["Outputs"].pop("DeploymentGroup"), "DeploymentGroup", id="no-group-output"),
     ],
