@@ -89,7 +89,7 @@ def test_given_settings_when_changed_then_refused_because_frozen():
     [
         ("MAX_BATCH_SIZE", "many", "MAX_BATCH_SIZE must be a whole number"),
         ("MAX_BATCH_SIZE", "0", "MAX_BATCH_SIZE must be a whole number >= 1"),
-        ("MAX_BATCH_SIZE", "2047", "MAX_BATCH_SIZE must be <= 2046"),
+        ("MAX_BATCH_SIZE", "1890", "MAX_BATCH_SIZE must be <= 1889"),
         ("MAX_BODY_BYTES", "1.5", "MAX_BODY_BYTES must be a whole number"),
         ("MODEL_THREADS", "-1", "MODEL_THREADS must be a whole number >= 0"),
         ("CAPTURE_SAMPLING_PERCENT", "half", "CAPTURE_SAMPLING_PERCENT must be a number between 0 and 100"),

@@ -7,7 +7,9 @@ Environment variables (explicit arguments to :meth:`Settings.from_env` win over 
 ``MAX_BATCH_SIZE``
     Most records one request may carry; more is refused with 413. Whole number, default 1000, at most
     :data:`MAX_BATCH_LIMIT`: the largest answer must fit Lambda's 6 MB response limit (see
-    :data:`ANSWER_BYTES_PER_RECORD`), so a larger value is refused at configuration time.
+    :data:`ANSWER_BYTES_PER_RECORD`), so a larger value is refused at configuration time. A front door
+    with a smaller limit (an ALB: 1 MB) answers 413 before scoring when the batch's answer, with the
+    options asked for, could exceed it, naming the limit and :func:`largest_batch`.
 ``MAX_BODY_BYTES``
     Largest request body accepted, after base64 decoding; more is refused with 413. Whole number,
     default 6291456 (6 MB, Lambda's own synchronous payload limit).
@@ -67,15 +69,39 @@ LAMBDA_TASK_ROOT = "LAMBDA_TASK_ROOT"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
-LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's limit on a synchronous invocation's response
-# Worst-case bytes one record adds to a success answer as the envelope carries it (the body is JSON text
-# inside the JSON envelope, so its quotes count twice): prediction, label and three probabilities (about
-# 150 bytes today), four reason entries and the optional per-feature contributions, with room to spare
-# (the longest explained answer, Portuguese texts and every better category, is about 2.6 KB).
-# Raise it when the answer grows; tests measure the real answer against it.
-ANSWER_BYTES_PER_RECORD = 3072
+# What each front door lets a Lambda answer (the envelope's JSON, as the runtime client serialises it):
+# Lambda's synchronous response is at most 6 MB (Lambda API reference, Invoke: "For synchronous
+# invocations, the maximum payload size is 6 MB"), which bounds API Gateway REST and HTTP APIs (their own
+# payload quota is 10 MB), Function URLs (BUFFERED mode, 6 MB) and VPC Lattice ("the maximum size of the
+# response JSON that the Lambda function can send is 6 MB"); an ALB takes at most 1 MB ("The maximum size
+# of the response JSON that the Lambda function can send is 1 MB", Elastic Load Balancing, "Lambda
+# functions as targets"), read here as 10^6 bytes, the smaller reading. docs/security.md cites each.
+LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024
+ALB_RESPONSE_BYTES = 1_000_000
+# Worst-case bytes one record adds to a success answer as the envelope carries it: the body is JSON text
+# inside the JSON envelope, so its quotes count twice, and a runtime client that escapes non-ASCII
+# writes each accented letter as six bytes. Measured worst cases (tests/functional/test_answer_size.py
+# rebuilds them): prediction, label, probabilities and decision block about 260 bytes (the rest of the
+# plain budget is room for a list of missing fields); four reasons with Portuguese texts and every
+# better category about 1,300; the 21 contributions with margin and base value about 900.
+ANSWER_BYTES_PLAIN = 768
+ANSWER_BYTES_REASONS = 1536
+ANSWER_BYTES_CONTRIBUTIONS = 1024
+ANSWER_BYTES_PER_RECORD = ANSWER_BYTES_PLAIN + ANSWER_BYTES_REASONS + ANSWER_BYTES_CONTRIBUTIONS  # the fullest
 ANSWER_ENVELOPE_BYTES = 4096  # status, headers, model name, version and request id around the records
 MAX_BATCH_LIMIT = (LAMBDA_RESPONSE_BYTES - ANSWER_ENVELOPE_BYTES) // ANSWER_BYTES_PER_RECORD
+
+
+def largest_batch(response_bytes: int, *, explain: bool, contributions: bool) -> int:
+    """The most records whose answer, with these options, surely fits a front door of ``response_bytes``.
+
+    Contributions come only with reasons (an unexplained answer has neither); the language does not
+    count, the reason budget holds the longest (Portuguese) texts.
+    """
+    per_record = ANSWER_BYTES_PLAIN
+    if explain:
+        per_record += ANSWER_BYTES_REASONS + (ANSWER_BYTES_CONTRIBUTIONS if contributions else 0)
+    return (response_bytes - ANSWER_ENVELOPE_BYTES) // per_record
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 

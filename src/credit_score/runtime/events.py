@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote_plus
 
 from credit_score.contract.capture import OBJECT_ID
+from credit_score.runtime.config import ALB_RESPONSE_BYTES, LAMBDA_RESPONSE_BYTES
 from credit_score.runtime.errors import BadRequest, PayloadTooLarge, UnsupportedEvent
 from credit_score.runtime.payload import SHAPES
 
@@ -102,9 +103,14 @@ def request_id(context: Any) -> str:
 
 
 class Source:
-    """A source shape: ``infer`` recognises it, ``request`` reads it, ``envelope`` answers it."""
+    """A source shape: ``infer`` recognises it, ``request`` reads it, ``envelope`` answers it.
+
+    ``response_bytes`` is the largest answer its front door passes on (``config.py`` cites each).
+    """
 
     name: ClassVar[str] = "unknown"
+    label: ClassVar[str] = "Lambda"
+    response_bytes: ClassVar[int] = LAMBDA_RESPONSE_BYTES
 
     def __init__(self, event: Any) -> None:
         self.event = event
@@ -240,6 +246,8 @@ class _Http(Source):
 
 class Alb(_Http):
     name = "alb"
+    label = "Application Load Balancer"
+    response_bytes = ALB_RESPONSE_BYTES
 
     @classmethod
     def infer(cls, event: Any) -> bool:
@@ -279,6 +287,7 @@ class HttpApi(_Http):
     """HTTP API, payload format 2.0."""
 
     name = "http_api"
+    label = "API Gateway HTTP API"
 
     @classmethod
     def infer(cls, event: Any) -> bool:
@@ -302,6 +311,7 @@ class FunctionUrl(HttpApi):
     """Lambda Function URL: the 2.0 shape on a ``*.lambda-url.*`` domain."""
 
     name = "function_url"
+    label = "Lambda Function URL"
 
     @classmethod
     def infer(cls, event: Any) -> bool:
@@ -312,6 +322,7 @@ class RestApi(_Http):
     """API Gateway REST API proxy integration (payload format 1.0)."""
 
     name = "rest_api"
+    label = "API Gateway REST API"
 
     @classmethod
     def infer(cls, event: Any) -> bool:
@@ -375,6 +386,7 @@ class LatticeV2(_Lattice):
     """VPC Lattice, event structure version 2.0."""
 
     name = "vpc_lattice_v2"
+    label = "VPC Lattice"
 
     @classmethod
     def infer(cls, event: Any) -> bool:
@@ -390,6 +402,7 @@ class LatticeV1(_Lattice):
     """VPC Lattice, event structure version 1 (snake_case keys, no request context)."""
 
     name = "vpc_lattice_v1"
+    label = "VPC Lattice"
     _path_key = "raw_path"
     _base64_key = "is_base64_encoded"
     _query_key = "query_string_parameters"

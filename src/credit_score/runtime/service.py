@@ -33,12 +33,13 @@ import orjson
 
 from credit_score.contract.capture import object_key
 from credit_score.runtime.capture import Capture, build_capture, capture_records
-from credit_score.runtime.config import Settings
+from credit_score.runtime.config import Settings, largest_batch
 from credit_score.runtime.errors import (
     ClientError,
     MethodNotAllowed,
     ModelUnavailable,
     NotFound,
+    PayloadTooLarge,
     ServiceError,
     ValidationFailed,
 )
@@ -140,7 +141,7 @@ class Service:
         try:
             request = source.request(self.settings.max_body_bytes)
             if request.method == "POST":
-                return self._predict(call, *self._batch(request))
+                return self._predict(call, *self._batch(request, source))
             if request.method != "GET":
                 raise MethodNotAllowed("use POST to predict or GET /health; this method is not supported")
             if request.path.rstrip("/").rsplit("/", 1)[-1] != "health":
@@ -172,12 +173,20 @@ class Service:
         call.version = model.version
         return model
 
-    def _batch(self, request: Request) -> tuple[Batch, Options]:
+    def _batch(self, request: Request, source: Source) -> tuple[Batch, Options]:
         """The validated records of a POST and the answer's options: every client fault is found here,
-        before any model."""
+        before any model, including an answer too large for the source's front door."""
         payload = parse_json(request.body) if request.raw else request.body
         batch = prepare_payload(payload, self.settings.max_batch_size)
-        return batch, read_options(payload, request.query, request.accept_language)
+        options = read_options(payload, request.query, request.accept_language)
+        fits = largest_batch(source.response_bytes, explain=options.explain, contributions=options.contributions)
+        if len(batch) > fits:
+            raise PayloadTooLarge(
+                f"the answer to {len(batch)} records could exceed the {source.label}'s response limit of "
+                f"{source.response_bytes} bytes: send at most {fits} records per request with these options",
+                kind="answer_too_large",
+            )
+        return batch, options
 
     def _predict(self, call: _Call, batch: Batch, options: Options) -> dict[str, Any]:
         model = self._model_for(call)
