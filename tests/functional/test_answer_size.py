@@ -28,7 +28,7 @@ from tests.support.lambda_context import LambdaContext
 from tests.support.paths import EVENTS
 
 OPTIONS = EVENTS / "options"
-ENVELOPES = sorted(path.name for path in OPTIONS.glob("*.json")) + ["direct"]
+ENVELOPES = [*sorted(path.name for path in OPTIONS.glob("*.json")), "direct"]
 CONTEXT = LambdaContext("0f6a3c1e-8b2d-4c5e-9f1a-2b3c4d5e6f70")
 
 
@@ -80,9 +80,10 @@ def test_given_the_largest_batch_with_contributions_in_portuguese_when_answered_
     answer = json.loads(response["body"])
     assert len(answer["predictions"]) == count
     assert "contributions" in answer["predictions"][0]
-    assert answer["predictions"][0]["reasons"][0]["text"] == REASONS_BY_CODE[
-        answer["predictions"][0]["reasons"][0]["code"]
-    ].text["pt"]
+    assert (
+        answer["predictions"][0]["reasons"][0]["text"]
+        == REASONS_BY_CODE[answer["predictions"][0]["reasons"][0]["code"]].text["pt"]
+    )
     assert carried(response) <= limit_of(envelope)
 
 

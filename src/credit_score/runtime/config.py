@@ -102,6 +102,8 @@ def largest_batch(response_bytes: int, *, explain: bool, contributions: bool) ->
     if explain:
         per_record += ANSWER_BYTES_REASONS + (ANSWER_BYTES_CONTRIBUTIONS if contributions else 0)
     return (response_bytes - ANSWER_ENVELOPE_BYTES) // per_record
+
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
