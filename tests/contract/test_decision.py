@@ -74,6 +74,9 @@ def test_given_any_margins_when_printed_as_json_then_the_label_is_recomputed_fro
     exact = 1.0 / (1.0 + np.exp(-margins.astype(np.float64)))
     for row, block in enumerate(json.loads(json.dumps(decision.blocks()))):
         assert label_code(block) == int(decision.codes[row])
+        alone = decide(margins[row : row + 1], thresholds)  # a single answer takes the plain-Python path
+        assert alone.blocks() == [block]
+        assert alone.codes.tolist() == [decision.codes[row]]
         for column, name in enumerate(QUESTIONS):
             assert abs(block[name]["p"] - exact[row, column]) <= 0.5 * 10**-DECIMALS + 1e-12
             assert block[name]["cutoff"] == round(thresholds[column], DECIMALS)

@@ -153,7 +153,9 @@ def test_given_model_without_the_margins_output_when_loading_then_refused(bundle
     assert "'margins'" in caught.value.reason
 
 
-@pytest.mark.parametrize("thresholds", [None, {"t1": 0.5}, {"t1": 0.5, "t2": 1.5}, {"t1": "half", "t2": 0.5}])
+@pytest.mark.parametrize(
+    "thresholds", [None, {"t1": 0.5}, {"t1": 0.5, "t2": 1.5}, {"t1": "half", "t2": 0.5}, {"t1": 1e-9, "t2": 0.5}]
+)
 def test_given_bundle_without_usable_thresholds_when_loading_then_refused(bundle_copy, thresholds):
     metadata = json.loads((bundle_copy / METADATA_FILE).read_text())
     if thresholds is None:
@@ -174,7 +176,7 @@ def test_given_other_thresholds_in_the_metadata_when_predicting_then_they_decide
     (bundle_copy / METADATA_FILE).write_text(json.dumps(metadata))
     moved = Model.load(bundle_copy).predict(matrix)
     np.testing.assert_array_equal(moved.probabilities, served.probabilities)  # the same single pass of the graph
-    assert moved.decision.cutoffs.tolist() == [0.8, 0.2]
+    assert moved.decision.cutoffs == (0.8, 0.2)
     np.testing.assert_array_equal(moved.codes, _threshold_rule(moved.probabilities, bundle_copy))
     assert not np.array_equal(moved.codes, served.codes)
 
@@ -186,18 +188,18 @@ def test_given_a_cutoff_between_a_rows_exact_p_and_its_printed_p_when_predicting
     import onnxruntime
 
     _, matrix = encoded(300, seed=17)
-    margins = Model.load(bundle_copy).predict(matrix).decision
+    printed = np.array(Model.load(bundle_copy).predict(matrix).decision.p)
     session = onnxruntime.InferenceSession(str(bundle_copy / MODEL_FILE), providers=["CPUExecutionProvider"])
     raw_margins = session.run(["margins"], {"features": matrix})[0].astype(np.float64)
     exact = 1.0 / (1.0 + np.exp(-raw_margins[:, 0]))
-    row = int(np.argmax(margins.p[:, 0] - exact))  # the exact p furthest below its printed p
-    assert margins.p[row, 0] - exact[row] > 2e-7
-    cutoff = (exact[row] + margins.p[row, 0]) / 2  # prints as the row's printed p
+    row = int(np.argmax(printed[:, 0] - exact))  # the exact p furthest below its printed p
+    assert printed[row, 0] - exact[row] > 2e-7
+    cutoff = (exact[row] + printed[row, 0]) / 2  # prints as the row's printed p
     metadata = json.loads((bundle_copy / METADATA_FILE).read_text())
     metadata["thresholds"] = {"t1": cutoff, "t2": 0.5}
     (bundle_copy / METADATA_FILE).write_text(json.dumps(metadata))
     served = Model.load(bundle_copy).predict(matrix[row : row + 1])
-    assert served.decision.p[0, 0] == served.decision.cutoffs[0]  # printed p reaches the printed cut-off
+    assert served.decision.p[0][0] == served.decision.cutoffs[0]  # printed p reaches the printed cut-off
     assert served.codes[0] != 0
     # the graph's own comparison of the unrounded numbers would have said Poor (with these thresholds)
     assert exact[row] < cutoff

@@ -28,7 +28,7 @@ from credit_score.contract.bundle import (
     BundleError,
     load_bundle,
 )
-from credit_score.contract.decision import Decision, decide
+from credit_score.contract.decision import Cutoffs, Decision
 from credit_score.contract.fields import FEATURE_NAMES
 from credit_score.runtime.errors import ModelUnavailable
 from credit_score.runtime.explainer import Explainer, ExplainerError
@@ -61,7 +61,7 @@ class Model:
         session: object,
         threads: int = 1,
         explainer: Explainer | None = None,
-        thresholds: tuple[float, float] | None = None,
+        cutoffs: Cutoffs | None = None,
     ) -> None:
         self.bundle = bundle
         self.explainer = explainer  # None for a bundle without reason-code tables: answers carry no reasons
@@ -70,7 +70,7 @@ class Model:
         self.alias = bundle.alias
         self.labels = bundle.labels
         self.threads = threads
-        self.thresholds = thresholds or bundle.thresholds
+        self.cutoffs = cutoffs or Cutoffs.of(bundle.thresholds)  # the label rule's, printed in every answer
         self._run = session.run  # type: ignore[attr-defined]
         # The label comes from the margins through the contract's decision rule, not from the graph's own
         # label output, so that it follows from the numbers the answer prints (contract/decision.py).
@@ -85,8 +85,8 @@ class Model:
         """
         try:
             bundle = load_bundle(path)
-            thresholds = bundle.thresholds  # checked at load, not on the first request
-        except BundleError as error:
+            cutoffs = Cutoffs.of(bundle.thresholds)  # checked at load, not on the first request
+        except (BundleError, ValueError) as error:
             raise ModelUnavailable(str(error)) from None
         try:
             session = _session(str(bundle.model_path))
@@ -99,7 +99,7 @@ class Model:
                 explainer = Explainer.load(bundle.path / EXPLAINER_FILE)
             except ExplainerError as error:
                 raise ModelUnavailable(f"{EXPLAINER_FILE}: {error}") from None
-        return cls(bundle, session, threads or available_cores(), explainer, thresholds)
+        return cls(bundle, session, threads or available_cores(), explainer, cutoffs)
 
     def predict(self, matrix: np.ndarray) -> Prediction:
         """Class codes, probabilities and decisions for rows encoded in FEATURE_NAMES order: one pass of the graph."""
@@ -113,7 +113,7 @@ class Model:
             results = [self._run(self._outputs, {INPUT_NAME: first})] + [future.result() for future in futures]
             probabilities = np.concatenate([r[0] for r in results])
             margins = np.concatenate([r[1] for r in results])
-        decision = decide(margins, self.thresholds)
+        decision = self.cutoffs.decide(margins)
         return Prediction(decision.codes, probabilities, decision)
 
 
