@@ -3,7 +3,8 @@
 Our side uses ``model/`` when ``make demo`` has built it. Otherwise it is built the way production
 builds it, from the shared rows: ``credit_score.modelling.training`` (cleaning, encoding, customer-grouped
 80/20 split, ``fit_cascade`` with its defaults, the monotonicity step test), ``credit_score.modelling.conversion``
-(ONNX and the parity check) and ``bundle.write_bundle``; only the registry hop is skipped. The old model is XGBoost
+(ONNX and the parity check), the reason-code tables (``credit_score.modelling.explainer``, checked against
+shap on 1,000 hold-out rows) and ``bundle.write_bundle``; only the registry hop is skipped. The old model is XGBoost
 fitted on the same training rows. Both are scored on the same hold-out.
 """
 
@@ -20,6 +21,7 @@ from benchmarks.data import CSV, ROOT, csv_digest
 from credit_score.contract.bundle import BundleError, classes_metadata, load_bundle, write_bundle
 
 CACHE = Path(tempfile.gettempdir()) / "credit-score-bench"
+LAYOUT = "explained-2"  # part of the cache key: bumped when the bundle's contents change
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class Models:
 
 def prepare(cache: Path = CACHE, *, use_demo_model: bool = True) -> Models:
     """Both models, trained on first use and cached under ``cache`` (keyed by the data's sha256)."""
-    folder = cache / csv_digest()[:16]
+    folder = cache / f"{csv_digest()[:16]}-{LAYOUT}"
     manifest = folder / "models.json"
     demo = ROOT / "model"
     if manifest.exists():
@@ -62,9 +64,10 @@ def _with_demo(models: Models, demo: Path) -> Models:
 
 def _build(folder: Path) -> Models:
     from benchmarks.old_style import train as old_train
+    from credit_score.contract.bundle import EXPLAINER_FILE
     from credit_score.contract.fields import FEATURE_NAMES, schema
     from credit_score.contract.profile import reference_profile
-    from credit_score.modelling import conversion
+    from credit_score.modelling import conversion, explainer
     from credit_score.modelling.training.cascade import ROUNDS, booster_params, fit_cascade, logged_params
     from credit_score.modelling.training.data import read_raw_csv, split, to_dataset
     from credit_score.modelling.training.evaluate import classification_metrics
@@ -99,7 +102,13 @@ def _build(folder: Path) -> Models:
         "monotonicity": monotonicity.as_metadata(),
         "thresholds": {"t1": cascade.thresholds[0], "t2": cascade.thresholds[1]},
     }
-    bundle = write_bundle(folder / "bundle", model_bytes, metadata).path
+    tables = explainer.build_tables(cascade.boosters, training.features)
+    parity_rows = evaluation.features[: explainer.MIN_PARITY_ROWS]
+    metadata["explainer"] = {
+        "file": EXPLAINER_FILE,
+        "parity": explainer.check_parity(explainer.load_tables(tables), cascade.boosters, parity_rows),
+    }
+    bundle = write_bundle(folder / "bundle", model_bytes, metadata, extra_files={EXPLAINER_FILE: tables}).path
     old = old_train.fit(training.features, training.labels)
     old_path = old_train.save(old, folder / "old.joblib")
     quality = {

@@ -135,7 +135,7 @@ def _explain(
     explainer = model.explainer
     assert explainer is not None
     margins = (np.asarray(prediction.codes) != 0).astype(np.intp)
-    contributions, patterns = explainer.explain(batch.matrix, margins)
+    contributions, patterns = explainer.explain(batch.matrix, margins, with_margin=options.contributions)
     codes = []
     for i, answer in enumerate(answers):
         index = int(margins[i])
