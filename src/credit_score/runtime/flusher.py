@@ -25,7 +25,6 @@ flusher and capture stays synchronous.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import threading
@@ -52,6 +51,8 @@ class ExtensionsApi:
     """The two calls an internal extension makes, over one kept-alive HTTP connection."""
 
     def __init__(self, address: str) -> None:
+        import http.client  # with ssl and email, 40-80 ms: imported only where Lambda's Extensions API is used
+
         host, _, port = address.rpartition(":")
         self._connection = http.client.HTTPConnection(host, int(port))
         self.identifier = ""
@@ -105,6 +106,8 @@ class Flusher:
             return None
         if not address or not env.get(CAPTURE_URI) or not wanted:
             return None
+        import http.client
+
         api = ExtensionsApi(address)
         try:
             api.register(EXTENSION_NAME)
@@ -145,6 +148,8 @@ class Flusher:
         self._flush(stores)  # too late for the extension: before the answer, but stored or logged
 
     def _run(self) -> None:
+        import http.client
+
         try:
             while True:
                 event = self._api.next_event()

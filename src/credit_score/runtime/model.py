@@ -13,8 +13,8 @@ numpy and onnxruntime only: no scikit-learn, pandas or mlflow in the Lambda imag
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from credit_score.contract.decision import Cutoffs, Decision
 from credit_score.contract.fields import FEATURE_NAMES
 from credit_score.runtime.errors import ModelUnavailable
 from credit_score.runtime.explainer import Explainer, ExplainerError
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 PARALLEL_MIN_ROWS = 128  # below this, slicing a batch costs more than it saves
 
@@ -107,6 +110,8 @@ class Model:
             probabilities, margins = self._run(self._outputs, {INPUT_NAME: matrix})
         else:
             if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor  # 7 ms of import a single-record cold start skips
+
                 self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="model")
             first, *rest = np.array_split(matrix, self.threads)
             futures = [self._pool.submit(self._run, self._outputs, {INPUT_NAME: part}) for part in rest]
