@@ -42,7 +42,7 @@ def test_too_few_rows_fail_the_build(explained: Explained) -> None:  # noqa: F81
 def test_wrong_tables_fail_the_build(explained: Explained) -> None:  # noqa: F811
     with np.load(io.BytesIO(explained.tables)) as stored:
         arrays = {key: stored[key] for key in stored.files}
-    arrays["b1_psi"] = arrays["b1_psi"] * 1.001
+    arrays["b1_table"] = arrays["b1_table"] * 1.001  # what the runtime reads
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     with pytest.raises(ExplainerParityError, match="good_given_standard: contributions differ from shap"):

@@ -11,8 +11,9 @@ per leaf serves every feature:
 * a cold feature gets ``-Ψ(m)``;
 * a hot feature ``k`` gets ``(1/z_k - 1) · Ψ(m without k)``.
 
-So the runtime (:mod:`credit_score.runtime.explainer`) needs one gather and one multiply per
-(leaf, path feature): no recursion, numpy only. All splits on one feature along a path intersect into
+Both are stored for every pattern (``table``: leaves x 2^d patterns x d slots, float64), so the
+runtime (:mod:`credit_score.runtime.explainer`) reads a row's contributions with one ``take``: no
+recursion, numpy only. All splits on one feature along a path intersect into
 one interval ``(lo, hi]``, which is how the runtime tells hot from cold. The decision rules are
 LightGBM's own (``<=``, ``default_left``, missing types None / NaN / Zero), so the margins the tables
 add up to are the booster's raw scores.
@@ -32,7 +33,7 @@ import numpy as np
 
 from credit_score.contract.fields import FEATURE_NAMES, FIELD_NAMES, FIELDS
 from credit_score.contract.reasons import MARGIN_NAMES
-from credit_score.runtime.explainer import FORMAT_VERSION, Explainer, column_fields
+from credit_score.runtime.explainer import FORMAT_VERSION, Explainer, column_fields, pattern_table
 
 MIN_PARITY_ROWS = 1_000
 PARITY_TOLERANCE = 1e-6  # |our contribution - shap's| per column, on the raw-score scale
@@ -149,6 +150,7 @@ def _booster_tables(dump: dict[str, Any], prefix: str, fields_of_columns: np.nda
         f"{prefix}cold_coef": cold_coef,
         f"{prefix}full": full,
         f"{prefix}psi": psi,
+        f"{prefix}table": pattern_table(psi, 1 << np.arange(width), hot_coef, cold_coef),
         f"{prefix}base": np.array(base),
     }
 

@@ -36,7 +36,8 @@ from credit_score.contract.reasons import (
     reason_for,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 adds each booster's pattern table (``b{i}_table``); format 1 builds it at load
+READABLE_FORMATS = (1, 2)
 _FIELD_COUNT = len(FIELD_NAMES)
 _NO_GAIN = 1e-9  # a move "helps" only above float summation noise: leaf values are O(0.1), sums O(1)
 
@@ -97,7 +98,11 @@ class _Booster:
         self.bits = 1 << np.arange(self.width)
         self._bit_weights = self.bits.astype(np.float32)  # exact: patterns are below 2^8
         self.any_zero_missing = bool(self.zero_missing.any())
-        self.table, self.start = _pattern_table(get("psi"), self.bits, self.hot_coef, self.cold_coef)
+        if prefix + "table" in arrays:
+            self.table = get("table")
+        else:
+            self.table = pattern_table(get("psi"), self.bits, self.hot_coef, self.cold_coef)
+        self.start = np.arange(len(self.value), dtype=np.intp) << self.width
         self._order, self._field_starts, self._fields_present = _field_runs(self.field, self.cold_coef != 0)
         self._alternatives = probes
         # built on a field's first reason, not at load: a cold start pays for the few fields it explains
@@ -171,21 +176,21 @@ def _float32_bounds(bounds: np.ndarray) -> np.ndarray:
     return nearest
 
 
-def _pattern_table(
-    psi: np.ndarray, bits: np.ndarray, hot_coef: np.ndarray, cold_coef: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def pattern_table(psi: np.ndarray, bits: np.ndarray, hot_coef: np.ndarray, cold_coef: np.ndarray) -> np.ndarray:
     """Every leaf's contributions under every hot-feature pattern: ``table[leaf << width | m, k]`` is
     ``Ψ(m without k) · (1/z_k - 1)`` when slot ``k`` is hot in ``m`` and ``-Ψ(m)`` when it is cold, the
     same float64 products the per-row gather, ``where`` and multiply gave. Evaluating a row is then one
     ``take`` of a (leaves, slots) block: that step went from 4 numpy passes to 1 (see docs/performance.md).
-    Also returns each leaf's first row in the table.
+
+    Built at build time (:mod:`credit_score.modelling.explainer`) and stored: building it takes 5-10 ms
+    a booster, while reading and hashing its 3.8 MB takes about 2 ms, so the cold start is shorter.
     """
     leaves, patterns = psi.shape
     m = np.arange(patterns)[:, None]
     hot = (m & bits) != 0  # (patterns, slots)
     table = psi[:, m & ~bits]  # (leaves, patterns, slots)
     table *= np.where(hot, hot_coef[:, None, :], cold_coef[:, None, :])
-    return table.reshape(leaves * patterns, len(bits)), np.arange(leaves, dtype=np.intp) * patterns
+    return table.reshape(leaves * patterns, len(bits))
 
 
 def _field_runs(field: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -209,8 +214,8 @@ class Explainer:
     """Exact contributions and reason codes of both cascade margins; safe to share across invocations."""
 
     def __init__(self, arrays: Any) -> None:
-        if int(arrays["format_version"]) != FORMAT_VERSION:
-            raise ExplainerError(f"explainer tables must be format {FORMAT_VERSION}")
+        if int(arrays["format_version"]) not in READABLE_FORMATS:
+            raise ExplainerError(f"explainer tables must be format {' or '.join(map(str, READABLE_FORMATS))}")
         if tuple(arrays["feature_names"].tolist()) != FEATURE_NAMES:
             raise ExplainerError("explainer tables were built for a different feature encoding")
         if tuple(arrays["margin_names"].tolist()) != MARGIN_NAMES:
@@ -222,10 +227,13 @@ class Explainer:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | BinaryIO) -> Explainer:
-        """Read ``explainer.npz`` (a path or an open binary file); :class:`ExplainerError` if unusable."""
+        """Read ``explainer.npz`` (a path or an open binary file); :class:`ExplainerError` if unusable.
+
+        Only the arrays the evaluation uses are read (not ``psi``, folded into the pattern tables).
+        """
         try:
             with np.load(path, allow_pickle=False) as arrays:
-                return cls({key: arrays[key] for key in arrays.files})
+                return cls(arrays)
         except ExplainerError:
             raise
         except (OSError, ValueError, KeyError) as error:
