@@ -1,6 +1,8 @@
 """The old Lambda handler: everything at import, then per request 22 metric calls and an S3 rewrite.
 
-Environment: ``OLD_MODEL_PATH`` (the joblib file), ``OLD_BUCKET`` (where the daily CSV lives).
+Environment: ``OLD_MODEL_PATH`` (the joblib file), ``OLD_BUCKET`` (where the daily CSV lives),
+``OLD_AWS_CALLS`` (``0`` skips the metric calls and the CSV rewrite: the model path alone, the old
+design's best case, which ``benchmarks.compare`` measures against our compute path).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from benchmarks.old_style.encoding import CATEGORIES, NUMERIC_NAMES, encode_row
 
 MODEL = joblib.load(os.environ["OLD_MODEL_PATH"])
 BUCKET = os.environ["OLD_BUCKET"]
+AWS_CALLS = os.environ.get("OLD_AWS_CALLS", "1") != "0"
 S3 = boto3.client("s3")
 CLOUDWATCH = boto3.client("cloudwatch")
 LABELS = ("Poor", "Standard", "Good")
@@ -43,9 +46,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     data = (json.loads(body) if isinstance(body, str) else body)["data"]
     probabilities = MODEL.predict_proba([encode_row(data)])[0]
     prediction = int(probabilities.argmax())
-    publish_metrics(data, prediction)
-    now = datetime.now(UTC)
-    request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
-    append_line(S3, BUCKET, f"predictions/{now:%Y-%m-%d}.csv", f"{now.isoformat()},{request_id},{prediction}\n")
+    if AWS_CALLS:
+        publish_metrics(data, prediction)
+        now = datetime.now(UTC)
+        request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
+        append_line(S3, BUCKET, f"predictions/{now:%Y-%m-%d}.csv", f"{now.isoformat()},{request_id},{prediction}\n")
     answer = {"prediction": prediction, "label": LABELS[prediction], "probabilities": probabilities.tolist()}
     return {"statusCode": 200, "body": json.dumps(answer)}
