@@ -66,7 +66,7 @@ COPY --from=model /opt/model/ /
 FROM ${LAMBDA_BASE_IMAGE} AS runtime
 WORKDIR ${LAMBDA_TASK_ROOT}
 # Run-time requirements only (numpy, onnxruntime, boto3), beside the code in the task root, without
-# what the handler never imports: console scripts, numpy's own test suite, bytecode caches.
+# what the handler never imports: console scripts, numpy's own test suite, pip's bytecode (compiled below).
 RUN --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \
     python3 -m pip install --no-cache-dir --disable-pip-version-check --no-compile \
         --target "${LAMBDA_TASK_ROOT}" -r /tmp/requirements.txt \
@@ -81,8 +81,18 @@ COPY src/credit_score/runtime/ credit_score/runtime/
 # The seed's request: the pre-traffic hook (same image, other command) sends it to each new version.
 COPY data.json ./
 COPY --from=model /opt/model/ model/
+# Bytecode compiled here, once: /var/task is read-only in Lambda, so without it every cold start
+# compiles numpy, onnxruntime and our modules from source (`python -m benchmarks.compare`, "no
+# bytecode" row: about 0.85 s of a 1.2 s cold start on a 2-core VM) for about 15 MB of .pyc.
+# unchecked-hash: the .pyc is used without comparing source timestamps, which image layers need not keep.
+RUN python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash "${LAMBDA_TASK_ROOT}"
 # Refuse to produce an image around a bundle that fails verification or a handler that does not import;
-# the handler checks the bundle again at start. -B: no bytecode written into the image.
+# the handler checks the bundle again at start. -B: nothing more written into the image.
 RUN python3 -B -c "import app, credit_score.runtime.pretraffic; from credit_score.contract.bundle import load_bundle; b = load_bundle('model'); print('bundle', b.name, b.version)"
 ENV MODEL_DIR=${LAMBDA_TASK_ROOT}/model
+# One OpenBLAS thread: a 1 GB function has less than one vCPU ("at 1,769 MB, a function has the
+# equivalent of one vCPU", https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html), so
+# the thread pool numpy's OpenBLAS starts at import buys nothing; without it the cold start is longer
+# (`python -m benchmarks.compare`, "OpenBLAS threads not set" row).
+ENV OPENBLAS_NUM_THREADS=1
 CMD ["app.handler"]

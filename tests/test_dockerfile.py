@@ -482,6 +482,29 @@ def test_given_runtime_stage_when_parsed_then_it_copies_exactly_the_run_time_cod
     assert sources == RUNTIME_SOURCES
 
 
+def test_given_runtime_stage_when_parsed_then_numpy_gets_one_blas_thread(dockerfile: Dockerfile) -> None:
+    """A 1 GB function has less than one vCPU: OpenBLAS's thread pool only lengthens the cold start."""
+    settings = {
+        name: value
+        for i in dockerfile.final.having("ENV")
+        for name, value in zip(declared_names(i), assigned_values(i), strict=True)
+    }
+    assert settings.get("OPENBLAS_NUM_THREADS") == "1"
+
+
+def test_given_runtime_stage_when_parsed_then_bytecode_is_compiled_after_the_last_code_copy(
+    dockerfile: Dockerfile,
+) -> None:
+    """/var/task is read-only in Lambda: bytecode not compiled into the image is compiled at every cold start."""
+    instructions = dockerfile.final.instructions
+    compile_at = [n for n, i in enumerate(instructions) if i.keyword == "RUN" and "compileall" in i.args]
+    assert len(compile_at) == 1
+    assert "--invalidation-mode unchecked-hash" in instructions[compile_at[0]].args
+    assert "LAMBDA_TASK_ROOT" in instructions[compile_at[0]].args
+    copies = [n for n, i in enumerate(instructions) if i.keyword == "COPY" and "--from=" not in i.args]
+    assert compile_at[0] > max(copies)
+
+
 # --- the checker fires on bad Dockerfiles ------------------------------------------------------
 
 GOOD_FINAL = """\

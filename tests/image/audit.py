@@ -19,7 +19,9 @@ PATH_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("git metadata", re.compile(r"(^|/)\.git(/|$)")),
     ("local MLflow registry", re.compile(r"(^|/)(\.mlflow|mlruns)(/|$)")),
     ("test suite", re.compile(rf"^{TASK_ROOT}/(.+/)?tests?(/|$)")),
-    ("bytecode cache", re.compile(r"(^|/)__pycache__(/|$)|\.py[co]$")),
+    # The image compiles its task root once (Dockerfile: compileall), so __pycache__/*.pyc there is ours;
+    # a .pyc beside its source, or a cache anywhere else, came from a build machine.
+    ("bytecode cache", re.compile(rf"^(?!{TASK_ROOT}/).*__pycache__(/|$)|(^|/)(?!__pycache__/)[^/]+/[^/]+\.py[co]$")),
     ("console scripts", re.compile(rf"^{TASK_ROOT}/bin(/|$)")),
     ("build-time module", re.compile(rf"^{TASK_ROOT}/credit_score/(modelling|monitoring|devtools)(/|$)")),
     (

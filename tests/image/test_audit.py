@@ -16,8 +16,9 @@ from tests.image import audit
         ("var/task/mlruns/0/meta.yaml", "local MLflow registry"),
         ("var/task/tests/test_app.py", "test suite"),
         ("var/task/numpy/_core/tests/test_umath.py", "test suite"),
-        ("var/task/credit_score/runtime/__pycache__/service.cpython-312.pyc", "bytecode cache"),
+        ("root/__pycache__/sitecustomize.cpython-312.pyc", "bytecode cache"),
         ("var/task/six.pyc", "bytecode cache"),
+        ("var/task/credit_score/runtime/service.pyc", "bytecode cache"),
         ("var/task/bin/f2py", "console scripts"),
         ("var/task/credit_score/modelling/downloader.py", "build-time module"),
         ("var/task/credit_score/monitoring/report.py", "build-time module"),
@@ -46,6 +47,7 @@ def test_given_forbidden_path_when_audited_then_its_rule_fires(path: str, rule: 
         "var/task/numpy/testing/__init__.py",
         "var/task/botocore/cacert.pem",
         "var/task/model/model.onnx",
+        "var/task/credit_score/runtime/__pycache__/service.cpython-312.pyc",  # compiled in the image
         "var/task/requirements.txt.bak/x",
     ],
 )
