@@ -12,6 +12,9 @@ taken at its best. ``benchmarks.suite`` measures the AWS side.
   :data:`BLOCK` direct invocations (old design; ours with ``"explain": false``; ours by default,
   explained; ours with ``"contributions": true``), so load from other processes hits all alike;
 * 1,000-record batch: our handler, unexplained and explained requests alternating;
+* the explainer alone, per row of the same records: the tables' former evaluation (gather from ``Ψ``,
+  ``where``, multiply, ``bincount``; ``tests/support/former_explainer.py``) against ours (one ``take``
+  of the pattern table, ``reduceat``), with and without the margin;
 * cold start: fresh interpreters, the variants alternating, timed from the spawn to the first answer
   (wall, as the parent sees it) and inside the child (import + first answer). Ours runs as the image
   runs it (``OPENBLAS_NUM_THREADS=1``, the Dockerfile's ``ENV``), and twice more to show what that
@@ -169,6 +172,7 @@ def warm_child(spec: dict[str, Any]) -> dict[str, Any]:
         for _ in range(spec["batch_repeats"]):
             for name, event in events.items():
                 batch[name].append(call(app.handler, event))
+    steps = explainer_steps(app._service.model().explainer, records, spec["blocks"])
     single = {
         name: {
             "calls": len(values),
@@ -183,7 +187,38 @@ def warm_child(spec: dict[str, Any]) -> dict[str, Any]:
     }
     for entry in batches.values():
         entry["records_per_s"] = round(BATCH_SIZE / (entry["ms"] / 1e3))
-    return {"single": single, "batch": batches}
+    return {"single": single, "batch": batches, "explainer_per_row": steps}
+
+
+def explainer_steps(explainer: Any, records: list[dict[str, str]], blocks: int) -> dict[str, float]:
+    """Median µs a row of the explainer's evaluation alone, the variants alternating in blocks."""
+    import numpy as np
+
+    from credit_score.contract.bundle import EXPLAINER_FILE
+    from credit_score.contract.fields import encode, parse_record
+    from tests.support.former_explainer import former_explain
+
+    rows = encode([parse_record(r)[0] for r in records[:BLOCK]])
+    with np.load(app_bundle() / EXPLAINER_FILE) as stored:
+        tables = {key: stored[key] for key in stored.files if key.endswith("_psi")}
+    boosters = explainer.boosters
+    variants = {
+        "former evaluation": lambda i: former_explain(boosters[i % 2], tables, f"b{i % 2}_", rows[i]),
+        "ours, without the margin": lambda i: boosters[i % 2].explain(rows[i], False),
+        "ours, with the margin": lambda i: boosters[i % 2].explain(rows[i], True),
+    }
+    timings: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(blocks):
+        for name, run in variants.items():
+            for i in range(len(rows)):
+                started = time.perf_counter()
+                run(i)
+                timings[name].append((time.perf_counter() - started) * 1e6)
+    return {name: round(statistics.median(values), 1) for name, values in timings.items()}
+
+
+def app_bundle() -> Path:
+    return Path(os.environ["MODEL_DIR"])
 
 
 def warm(models: Any, spec: dict[str, Any], scratch: Path) -> dict[str, Any]:
@@ -204,6 +239,8 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     old = single["old design"]["p50_us"]
     out = {f"single: old / {name}": round(old / v["p50_us"], 2) for name, v in single.items() if name != "old design"}
     default = single["ours, explained (default)"]["p50_us"]
+    steps = results["warm"]["explainer_per_row"]
+    out["explainer per row: former / ours"] = round(steps["former evaluation"] / steps["ours, without the margin"], 2)
     out["single: contributions / default"] = round(single['ours, "contributions": true']["p50_us"] / default, 3)
     out["batch: explained / unexplained throughput"] = round(
         batch["explained"]["records_per_s"] / batch["unexplained"]["records_per_s"], 3
@@ -246,6 +283,13 @@ def markdown(results: dict[str, Any]) -> str:
             f"| cold start to the first answer, {name} | {v['wall_ms']:,.0f} ms "
             f"(import {v['import_ms']:,.0f} ms) | {r[f'cold: old / {name}']:.1f}x faster |"
         )
+    steps = results["warm"]["explainer_per_row"]
+    lines += [
+        f"| explainer alone, per row: former evaluation | {steps['former evaluation']:,.1f} µs | |",
+        f"| explainer alone, per row: ours | {steps['ours, without the margin']:,.1f} µs "
+        f"({steps['ours, with the margin']:,.1f} µs with the margin) | "
+        f"{r['explainer per row: former / ours']:.1f}x faster than the former |",
+    ]
     lines += [
         "",
         f"`contributions: true` costs {100 * (r['single: contributions / default'] - 1):+.1f} % over the default "

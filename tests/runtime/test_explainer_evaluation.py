@@ -2,8 +2,9 @@
 the former per-row gather, ``where``, multiply and ``bincount`` gave, on every real row, under both
 margins: contributions within 1e-12, the same margins, hot-feature patterns and reasons.
 
-The reference below is that former evaluation, kept here only as the yardstick: it reads the same
-tables, so it holds the new evaluation to the algebra the build-time shap check proved.
+The reference is that former evaluation (``tests/support/former_explainer.py``), kept only as the
+yardstick: it reads the same tables, so it holds the new evaluation to the algebra the build-time shap
+check proved.
 """
 
 from __future__ import annotations
@@ -13,29 +14,11 @@ import io
 import numpy as np
 import pytest
 
-from credit_score.contract.fields import FIELD_NAMES
-from credit_score.runtime.explainer import Explainer, _Booster
+from credit_score.runtime.explainer import Explainer
+from tests.support.former_explainer import former_explain
 from tests.support.paths import REAL_DATA
 
 ROUNDS = (60, 45)  # production depth and leaves, fewer rounds: the same table shapes, trained in seconds
-
-
-def _reference(booster: _Booster, tables: dict[str, np.ndarray], prefix: str, row: np.ndarray) -> tuple:
-    """Contributions, margin and pattern of one float32 row, evaluated the former way."""
-    psi = tables[prefix + "psi"]
-    width = psi.shape[1].bit_length() - 1
-    bits = 1 << np.arange(width)
-    start = np.arange(len(psi), dtype=np.int64) << width
-    values = row[booster.column]
-    hot = (values > booster.lo) & (values <= booster.hi)
-    if booster.any_zero_missing or np.isnan(values).any():
-        missing = np.isnan(values) | (booster.zero_missing & (np.abs(values) <= 1e-35))
-        hot = np.where(missing, booster.nan_hot, hot)
-    pattern = (hot * bits).sum(axis=1)
-    index = (start + pattern)[:, None] & ~bits
-    contributions = psi.ravel()[index] * np.where(hot, booster.hot_coef, booster.cold_coef)
-    margin = float(booster.value[pattern == booster.full].sum())
-    return np.bincount(booster.field.ravel(), contributions.ravel(), len(FIELD_NAMES)), margin, pattern
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +49,7 @@ def test_fast_evaluation_equals_the_former_one_on_every_real_row(real: tuple[np.
         assert np.isnan(bare.margin).all()
         assert (bare.fields == fast.fields).all()
         for i, row in enumerate(rows):
-            fields, margin, pattern = _reference(booster, arrays, f"b{margin_index}_", row)
+            fields, margin, pattern = former_explain(booster, arrays, f"b{margin_index}_", row)
             worst = max(worst, float(np.abs(fast.fields[i] - fields).max()))
             assert fast.margin[i] == margin
             assert (patterns[i] == pattern).all()
