@@ -6,10 +6,12 @@ a fresh interpreter, the layouts alternating.
 Layouts, all from the benchmark bundle's tables (``benchmarks.models``):
 
 * ``npz, pattern tables built at load``: format 1, the pattern tables computed from ``Ψ`` at load;
-* ``npz, pattern tables stored`` (what the bundle ships, format 2);
+* ``npz, pattern tables stored, copied out``: format 2 read the usual way (``np.load``, each array
+  copied out of the archive);
+* ``npz, pattern tables stored, mapped in place`` (what ``Explainer.load`` does): format 2, the pattern
+  tables memory-mapped where the archive stores them (pages come from the cache the hash check filled);
 * ``npz + memory-mapped .npy pattern tables``: the small arrays in an ``.npz``, each booster's pattern
-  table in its own ``.npy`` opened with ``mmap_mode="r"`` (pages come from the cache the hash check
-  filled, without a copy).
+  table in its own ``.npy`` opened with ``mmap_mode="r"``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ from pathlib import Path
 from benchmarks.data import ROOT, host
 
 RESULTS = ROOT / "benchmarks" / "results" / "tables_layout.json"
-LAYOUTS = ("npz, pattern tables built at load", "npz, pattern tables stored", "npz + memory-mapped .npy pattern tables")
+LAYOUTS = {
+    "npz, pattern tables built at load": "built",
+    "npz, pattern tables stored, copied out": "copied",
+    "npz, pattern tables stored, mapped in place": "stored",
+    "npz + memory-mapped .npy pattern tables": "mapped",
+}
 
 _CHILD = """
 import json, os, sys, time
@@ -38,10 +45,13 @@ from credit_score.contract.fields import FEATURE_NAMES
 from credit_score.runtime.explainer import Explainer
 folder, layout = Path(sys.argv[1]), sys.argv[2]
 imported = time.perf_counter()
-files = sorted(folder.glob(layout + "*"))
+files = sorted(folder.glob(("stored" if layout == "copied" else layout) + "*"))
 for path in files:
     sha256_file(path)
-if layout == "mapped":
+if layout == "copied":
+    with np.load(folder / "stored.npz") as stored:
+        explainer = Explainer({key: stored[key] for key in stored.files})
+elif layout == "mapped":
     with np.load(folder / "mapped.npz") as stored:
         arrays = {key: stored[key] for key in stored.files}
     for path in files:
@@ -79,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
 
     bundle = model_store.prepare(use_demo_model=False).bundle
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), "OPENBLAS_NUM_THREADS": "1"}
-    keys = dict(zip(LAYOUTS, ("built", "stored", "mapped"), strict=True))
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in LAYOUTS}
     with tempfile.TemporaryDirectory(prefix="tables-layout-") as scratch:
         folder = Path(scratch)
@@ -87,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.runs):
             for name in LAYOUTS:
                 done = subprocess.run(
-                    [sys.executable, "-c", _CHILD, str(folder), keys[name]],
+                    [sys.executable, "-c", _CHILD, str(folder), LAYOUTS[name]],
                     env=env,
                     capture_output=True,
                     text=True,
