@@ -75,23 +75,3 @@ def test_format_1_tables_build_the_pattern_table_at_load(real: tuple[np.ndarray,
         assert (old.table == new.table).all()
     margins = np.arange(len(rows)) % 2
     assert (former.contributions(rows, margins).fields == current.contributions(rows, margins).fields).all()
-
-
-def test_pattern_tables_are_mapped_in_place_from_a_file_and_copied_otherwise(real, tmp_path) -> None:
-    """From a path the stored tables are memory-mapped where they lie; a compressed archive (or an open
-    file) is read by copy. Either way the same numbers."""
-    _rows, tables = real
-    stored = tmp_path / "explainer.npz"
-    stored.write_bytes(tables)
-    with np.load(io.BytesIO(tables)) as source:
-        arrays = {key: source[key] for key in source.files}
-    compressed = tmp_path / "compressed.npz"
-    np.savez_compressed(compressed, **arrays)
-    mapped, copied, unpacked = (Explainer.load(stored), Explainer.load(io.BytesIO(tables)), Explainer.load(compressed))
-    for index in range(len(mapped.boosters)):
-        table = mapped.boosters[index].table
-        assert isinstance(table.base, np.memmap)
-        assert not table.flags.writeable
-        for other in (copied, unpacked):
-            assert not isinstance(other.boosters[index].table.base, np.memmap)
-            assert (other.boosters[index].table == table).all()

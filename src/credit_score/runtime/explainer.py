@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import struct
-import zipfile
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -231,12 +229,14 @@ class Explainer:
     def load(cls, path: str | os.PathLike[str] | BinaryIO) -> Explainer:
         """Read ``explainer.npz`` (a path or an open binary file); :class:`ExplainerError` if unusable.
 
-        Only the arrays the evaluation uses are read (not ``psi``, folded into the pattern tables), and
-        from a path the pattern tables are memory-mapped where they lie in the file (``_map_in_place``).
+        Only the arrays the evaluation uses are read (not ``psi``, folded into the pattern tables). They
+        are copied out, not memory-mapped: mapped, the tables load 3-4 ms sooner but every explained row
+        takes 2.5x longer, its ``take`` missing the TLB on 4 KiB file pages where numpy's own copy gets
+        huge pages (``python -m benchmarks.tables_layout``).
         """
         try:
             with np.load(path, allow_pickle=False) as arrays:
-                return cls(_Members(arrays, path if isinstance(path, str | os.PathLike) else None))
+                return cls(arrays)
         except ExplainerError:
             raise
         except (OSError, ValueError, KeyError) as error:
@@ -304,53 +304,6 @@ class Explainer:
             return Reason(field_index, TOO_LOW if up > down else TOO_HIGH, ())
         better = tuple(level for level, gain in zip(f.levels, gains.tolist(), strict=True) if gain > _NO_GAIN)
         return Reason(field_index, UNFAVOURABLE, better) if better else None
-
-
-class _Members:
-    """The npz's arrays, each read when asked for; the pattern tables mapped in place from a file."""
-
-    def __init__(self, arrays: Any, path: str | os.PathLike[str] | None) -> None:
-        self._arrays, self._path = arrays, path
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._arrays
-
-    def __getitem__(self, key: str) -> np.ndarray:
-        if self._path is not None and key.endswith("_table"):
-            mapped = _map_in_place(self._path, self._arrays.zip, key)
-            if mapped is not None:
-                return mapped
-        return self._arrays[key]
-
-
-_LOCAL_HEADER = struct.Struct("<4s22xHH")  # a zip member's local header: signature ... name and extra lengths
-
-
-def _map_in_place(path: str | os.PathLike[str], archive: zipfile.ZipFile, key: str) -> np.ndarray | None:
-    """Memory-map one array where ``np.savez`` stored it (uncompressed), instead of copying it out.
-
-    The hash check has just read the file, so its pages are cached: mapping them skips a 7.6 MB copy
-    and the page faults of fresh memory. Hash + load + first answer of the explainer: 15 ms mapped,
-    18.5 ms copied, 21.5 ms with the tables built at load (``python -m benchmarks.tables_layout``).
-    ``None`` (the caller copies) for anything but a stored version-1.0 ``.npy`` member.
-    """
-    info = archive.getinfo(key + ".npy")
-    if info.compress_type != zipfile.ZIP_STORED:
-        return None
-    with open(path, "rb") as handle:
-        handle.seek(info.header_offset)
-        signature, name_length, extra_length = _LOCAL_HEADER.unpack(handle.read(_LOCAL_HEADER.size))
-        if signature != b"PK\x03\x04":
-            return None
-        handle.seek(info.header_offset + _LOCAL_HEADER.size + name_length + extra_length)
-        if np.lib.format.read_magic(handle) != (1, 0):
-            return None
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
-        offset = handle.tell()
-    if dtype.hasobject:
-        return None
-    order = "F" if fortran else "C"
-    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order=order).view(np.ndarray)
 
 
 @dataclass(frozen=True, slots=True)
