@@ -229,10 +229,11 @@ class Explainer:
     def load(cls, path: str | os.PathLike[str] | BinaryIO) -> Explainer:
         """Read ``explainer.npz`` (a path or an open binary file); :class:`ExplainerError` if unusable.
 
-        Only the arrays the evaluation uses are read (not ``psi``, folded into the pattern tables). They
-        are copied out, not memory-mapped: mapped, the tables load 3-4 ms sooner but every explained row
-        takes 2.5x longer, its ``take`` missing the TLB on 4 KiB file pages where numpy's own copy gets
-        huge pages (``python -m benchmarks.tables_layout``).
+        Only the arrays the evaluation uses are read (not ``psi``, folded into the pattern tables), copied
+        out of the archive. Mapping them where the npz stores them would save 3-5 ms of a cold start but
+        ``np.savez`` leaves its members unaligned, and ``take`` from misaligned float64 rows is 16x
+        slower (every explained row took 2.5x longer); separate ``.npy`` files map aligned, for the same
+        few milliseconds (``python -m benchmarks.tables_layout``).
         """
         try:
             with np.load(path, allow_pickle=False) as arrays:
