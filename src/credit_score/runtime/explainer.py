@@ -140,12 +140,12 @@ class _Booster:
         """Field contributions (21,), raw score (NaN unless ``with_margin``) and hot-feature pattern
         (leaves,) of one float32 ``row``.
 
-        Each leaf's hot flags are packed into its pattern by one float32 product with the slot bits (6 µs
-        for 3,000 leaves, where the integer product took 13 µs and byte packing 12 µs); the pattern picks
-        the leaf's row of precomputed contributions (one ``take``), and the (leaf, slot) entries, laid out
-        field by field, are summed per field by one ``reduceat`` (2 µs after a 6 µs permutation, where
-        ``bincount`` took 21 µs). About 33 µs a row in all, 3.5x less than the gather, ``where``,
-        multiply and ``bincount`` it replaces (``python -m benchmarks.compare``).
+        Each leaf's hot flags are packed into its pattern by one float32 product with the slot bits (3 µs
+        for 3,000 leaves, where the integer product and the former byte packing took 13 µs); the pattern
+        picks the leaf's row of precomputed contributions (one ``take``), and the (leaf, slot) entries,
+        laid out field by field, are summed per field by one permutation and ``reduceat`` (with the take,
+        15 µs where ``bincount`` took 30 µs). About 40 µs a row in all, 3.9x less than the former
+        gather, ``where``, multiply and ``bincount`` (``python -m benchmarks.compare``).
         """
         hot = self.hot(row)
         pattern = (hot.astype(np.float32) @ self._bit_weights).astype(np.intp)
@@ -182,8 +182,9 @@ def pattern_table(psi: np.ndarray, bits: np.ndarray, hot_coef: np.ndarray, cold_
     same float64 products the per-row gather, ``where`` and multiply gave. Evaluating a row is then one
     ``take`` of a (leaves, slots) block: that step went from 4 numpy passes to 1 (see docs/performance.md).
 
-    Built at build time (:mod:`credit_score.modelling.explainer`) and stored: building it takes 5-10 ms
-    a booster, while reading and hashing its 3.8 MB takes about 2 ms, so the cold start is shorter.
+    Built at build time (:mod:`credit_score.modelling.explainer`) and stored (bundle format 2): hashing
+    and reading the larger file starts the explainer sooner than building the tables at load
+    (``python -m benchmarks.tables_layout``); format 1 bundles still build them here.
     """
     leaves, patterns = psi.shape
     m = np.arange(patterns)[:, None]
