@@ -83,11 +83,11 @@ COPY data.json ./
 COPY --from=model /opt/model/ model/
 # Bytecode compiled here, once: /var/task is read-only in Lambda, so without it every cold start
 # compiles numpy, onnxruntime and our modules from source (`python -m benchmarks.compare`, "no
-# bytecode" row: about 0.85 s of a 1.2 s cold start on a 2-core VM) for about 15 MB of .pyc.
+# bytecode" row: about 0.85 s of a 1.2 s cold start on a 2-core VM) for about 16 MB of .pyc.
 # unchecked-hash: the .pyc is used without comparing source timestamps, which image layers need not keep.
 # Then refuse to produce an image around a bundle that fails verification or a handler that does not
 # import; the handler checks the bundle again at start. -B: nothing more written into the image.
-RUN python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash "${LAMBDA_TASK_ROOT}" \
+RUN python3 -m compileall -q --invalidation-mode unchecked-hash "${LAMBDA_TASK_ROOT}" \
     && python3 -B -c "import app, credit_score.runtime.pretraffic; from credit_score.contract.bundle import load_bundle; b = load_bundle('model'); print('bundle', b.name, b.version)"
 ENV MODEL_DIR=${LAMBDA_TASK_ROOT}/model
 # One OpenBLAS thread: a 1 GB function has less than one vCPU ("at 1,769 MB, a function has the
