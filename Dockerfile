@@ -83,7 +83,7 @@ COPY data.json ./
 COPY --from=model /opt/model/ model/
 # Bytecode compiled here, once: /var/task is read-only in Lambda, so without it every cold start
 # compiles numpy, onnxruntime and our modules from source (`python -m benchmarks.compare`, "no
-# bytecode" row: about 0.85 s of a 1.2 s cold start on a 2-core VM) for about 16 MB of .pyc.
+# bytecode" row: the cold start 2.7x longer on a 2-core VM) for about 16 MB of .pyc.
 # unchecked-hash: the .pyc is used without comparing source timestamps, which image layers need not keep.
 # Then refuse to produce an image around a bundle that fails verification or a handler that does not
 # import; the handler checks the bundle again at start. -B: nothing more written into the image.
