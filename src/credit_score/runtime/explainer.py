@@ -233,7 +233,7 @@ class Explainer:
         """Read ``explainer.npz`` (a path or an open binary file); :class:`ExplainerError` if unusable.
 
         Only the arrays the evaluation uses are read (not ``psi``, folded into the pattern tables), copied
-        out of the archive. Mapping them where the npz stores them would save 3-5 ms of a cold start but
+        out of the archive. Mapping them where the npz stores them would save 3-8 ms of a cold start but
         ``np.savez`` leaves its members unaligned, and ``take`` from misaligned float64 rows is 16x
         slower (every explained row took 2.5x longer); separate ``.npy`` files map aligned, for the same
         few milliseconds (``python -m benchmarks.tables_layout``).
