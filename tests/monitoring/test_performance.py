@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from credit_score.contract import fields as features
+from credit_score.contract.fairness import fairness_table
+from credit_score.modelling.training.data import to_dataset
 from credit_score.modelling.training.evaluate import evaluate_bundle
 from credit_score.monitoring.cli import main
 from credit_score.monitoring.performance import Expected, Scored, estimated, realized
@@ -90,7 +95,8 @@ def test_given_held_out_real_rows_through_the_handler_when_outcomes_joined_then_
         ]
     )
 
-    performance = json.loads(report.read_text())["performance"]
+    document = json.loads(report.read_text())
+    performance = document["performance"]
     realised, estimate = performance["realized"]["5"], performance["estimated"]["5"]
     evaluated = evaluate_bundle(real_bundle.path, held_out)
     assert realised["n"] == evaluated["rows"] == len(held_out) > 1000
@@ -111,3 +117,22 @@ def test_given_held_out_real_rows_through_the_handler_when_outcomes_joined_then_
         "malformed": 1,
         "conflicting": 0,
     }
+    expected = fairness_table(*served(real_bundle.path, held_out))
+    assert {key: document["fairness"][key] for key in expected} == expected
+    assert document["fairness"]["reference"] is None  # this test bundle was written without one
+
+
+def served(bundle: Path, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ages, served labels, probabilities and true classes of raw rows, computed apart from the report."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(bundle / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    dataset = to_dataset(frame)
+    predicted, probabilities = session.run(["label", "probabilities"], {"features": dataset.features})
+    names = [f.name for f in features.FIELDS]
+    ages = [
+        features.parse_record(dict(zip(names, row, strict=True)))[0]["Age"] for row in frame[names].itertuples(False)
+    ]
+    return np.array(ages, float), predicted, probabilities, dataset.labels

@@ -31,11 +31,12 @@ from typing import Any
 from credit_score.cli import CommandParser
 from credit_score.contract.bundle import BundleError
 from credit_score.monitoring import publish
+from credit_score.monitoring.fairness import FairnessCounts
 from credit_score.monitoring.html import render
 from credit_score.monitoring.outcomes import Joined, OutcomesError, read_outcomes
 from credit_score.monitoring.performance import BOOTSTRAP, EstimateCounts, realized_section
 from credit_score.monitoring.reader import CaptureError, CaptureReader, Window, open_store, parse_bound
-from credit_score.monitoring.reference import load_reference
+from credit_score.monitoring.reference import load_reference, reference_fairness
 from credit_score.monitoring.report import EXIT_CODES, EXIT_ERROR, summary, write_json, write_text
 from credit_score.monitoring.stats import Counts, Thresholds, evaluate
 
@@ -130,6 +131,8 @@ def _summary_lines(document: dict[str, Any]) -> list[str]:
         for version, entry in (performance.get(kind) or {}).items():
             figures = "  ".join(f"{name} {_figure(entry.get(name))}" for name in ("macro_f1", "auc", "accuracy"))
             lines.append(f"  {kind:<9} performance, version {version}: {figures}  n {entry['n']:,}")
+    for flag in document["fairness"]["flagged"]:
+        lines.append(f"  fairness screen: age band {flag['band']} {flag['outcome']} AIR {flag['air']:.3f} < 0.8")
     if performance.get("outcomes"):
         outcomes = performance["outcomes"]
         lines.append(
@@ -162,11 +165,15 @@ def run(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
     joined = Joined(read_outcomes(args.outcomes)) if args.outcomes else None
     counts = Counts(reference)
     estimates = EstimateCounts()
+    fairness = FairnessCounts()
     for chunk in reader.chunks():
         counts.add(chunk)
         estimates.add(chunk)
+        fairness.add(chunk)
         if joined is not None:
             joined.add(chunk)
+    if joined is not None:
+        fairness.add_outcomes(joined)
     drift = evaluate(counts, thresholds)
     performance = {
         "estimated": estimates.section(),
@@ -183,6 +190,7 @@ def run(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
         model_filter={"name": args.model_name, "version": args.model_version},
         generated_at=now,
         performance=performance,
+        fairness=fairness.section(reference_fairness(args.bundle, args.reference)),
     )
 
 

@@ -250,6 +250,63 @@ def _performance(performance: dict[str, Any]) -> str:
     return f'<table>{head}{"".join(rows)}</table><p class="muted">{note}</p>'
 
 
+def _air_cell(table: dict[str, Any], kind: str, band: str) -> str:
+    ratio = table.get("air", {}).get(kind, {}).get("ratios", {}).get(band)
+    flagged = any(f["band"] == band and f["outcome"] == kind for f in table.get("flagged", ()))
+    text = _number(ratio)
+    return f'<td style="color:{COLOURS["alert"]};font-weight:600">{text} ⚑</td>' if flagged else f"<td>{text}</td>"
+
+
+def _fairness(fairness: dict[str, Any]) -> str:
+    """Per age band: decisions, mean P(Good), adverse-impact ratios (training's beside), recall; then per month."""
+    bands = fairness.get("bands") or list(fairness.get("age_bands", {}))
+    if not fairness.get("rows"):
+        return '<p class="muted">no decisions with an age in the window</p>'
+    reference = fairness.get("reference") or {}
+    head = (
+        "<tr><th>age band</th><th>decisions</th><th>Poor</th><th>Standard</th><th>Good</th><th>mean P(Good)</th>"
+        "<th>AIR not Poor</th><th>(training)</th><th>AIR Good</th><th>(training)</th><th>labelled</th>"
+        "<th>recall Poor</th><th>recall Standard</th><th>recall Good</th></tr>"
+    )
+    rows = []
+    for band in bands:
+        entry = fairness["age_bands"][band]
+        shares, recall = entry["decision_shares"], entry.get("recall") or {}
+        rows.append(
+            f"<tr><td>{escape(band)}</td><td>{entry['n']:,}</td>"
+            + "".join(f"<td>{_share(shares.get(label))}</td>" for label in ("Poor", "Standard", "Good"))
+            + f"<td>{_number(entry['mean_p_good'])}</td>"
+            + _air_cell(fairness, "not_poor", band)
+            + f"<td>{_number(reference.get('air', {}).get('not_poor', {}).get('ratios', {}).get(band))}</td>"
+            + _air_cell(fairness, "good", band)
+            + f"<td>{_number(reference.get('air', {}).get('good', {}).get('ratios', {}).get(band))}</td>"
+            + f"<td>{entry.get('labelled', 0):,}</td>"
+            + "".join(f"<td>{_number(recall.get(label))}</td>" for label in ("Poor", "Standard", "Good"))
+            + "</tr>"
+        )
+    months = fairness.get("by_month", {})
+    trend_head = (
+        "<tr><th>month</th>"
+        + "".join(f"<th>{escape(b)} not Poor</th><th>{escape(b)} Good</th>" for b in bands)
+        + "</tr>"
+    )
+    trend = "".join(
+        f"<tr><td>{escape(month)}</td>"
+        + "".join(_air_cell(table, kind, band) for band in bands for kind in ("not_poor", "good"))
+        + "</tr>"
+        for month, table in months.items()
+    )
+    note = (
+        f"Adverse-impact ratio: a band's rate of favourable decisions over the most favoured band's; "
+        f"⚑ below {fairness.get('screen', 0.8):g} is a screen for review, not a verdict. "
+        f"{fairness.get('age_missing', 0):,} decisions without an age."
+    )
+    return (
+        f'<table>{head}{"".join(rows)}</table><p class="muted">{escape(note)}</p>'
+        f"<h3>Adverse-impact ratio per month</h3><table>{trend_head}{trend}</table>"
+    )
+
+
 def render(document: dict[str, Any]) -> str:
     """The page for one report document (``report.summary``)."""
     features = document["features"]
@@ -285,6 +342,7 @@ def render(document: dict[str, Any]) -> str:
         f"<h2>Prediction mix per day {_verdict(mix['verdict'])}</h2>{_mix_chart(reference_mix, mix['by_day'])}"
         f"<h2>Performance: estimated from probabilities, realised from outcomes</h2>"
         f"{_performance(document.get('performance') or {})}"
+        f"<h2>Fairness by age band</h2>{_fairness(document.get('fairness') or {})}"
         f"<h2>Reason codes per day</h2>{_reason_table(document.get('reason_mix', {}))}"
         f"<h2>Summary</h2>{_table(comparisons)}"
         f'<h2>Distributions</h2><div class="legend muted"><span style="background:{REFERENCE_COLOUR}"></span>'

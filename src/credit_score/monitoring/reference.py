@@ -23,3 +23,13 @@ def load_reference(bundle: str | None, reference: str | None) -> tuple[Reference
         origin = {"source": f"bundle {bundle}", "model": loaded.name, "version": loaded.version}
     parsed = Reference.from_profile(profile)
     return parsed, {**origin, "rows": parsed.rows}
+
+
+def reference_fairness(bundle: str | None, reference: str | None) -> dict[str, Any] | None:
+    """The fairness-by-age table measured at training (``metadata.fairness``), when the source has one."""
+    if reference:
+        document = json.loads(Path(reference).read_text(encoding="utf-8"))
+        table = document.get("fairness") if isinstance(document, dict) else None
+    else:
+        table = load_bundle(bundle or "model").metadata.get("fairness")
+    return table if isinstance(table, dict) else None

@@ -39,6 +39,7 @@ def summary(
     model_filter: dict[str, str | None],
     generated_at: datetime,
     performance: dict[str, Any] | None = None,
+    fairness: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report document; ``reference`` says where the profile came from (source, model, rows)."""
     return {
@@ -63,6 +64,7 @@ def summary(
         "prediction_mix": {**_feature(drift.prediction), "by_day": drift.by_day},
         "reason_mix": drift.reason_mix,
         "performance": performance or {"estimated": {}, "realized": None, "outcomes": None},
+        "fairness": fairness or {"age_bands": {}, "air": {}, "flagged": [], "by_month": {}, "reference": None},
     }
 
 
