@@ -46,6 +46,7 @@ from urllib.parse import parse_qsl
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from credit_score.cli import CommandParser
+from credit_score.contract.bundle import MODEL_CARD_HTML, BundleError, load_bundle
 from credit_score.devtools import openapi
 from credit_score.runtime.config import MODEL_DIR, Settings
 from credit_score.runtime.errors import (
@@ -54,6 +55,7 @@ from credit_score.runtime.errors import (
     ConfigError,
     MethodNotAllowed,
     ModelUnavailable,
+    NotFound,
     PayloadTooLarge,
 )
 from credit_score.runtime.model import Model
@@ -67,6 +69,7 @@ FUNCTION_NAME = "credit-score-local"
 FUNCTION_TIMEOUT_S = 30.0
 OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
+MODEL_CARD_PATH = "/model-card"
 SOCKET_TIMEOUT_S = 30.0
 READ_CHUNK_BYTES = 64 * 1024
 # The methods API Gateway forwards; anything else is answered here, as the gateway would.
@@ -225,6 +228,19 @@ def docs_page(document: dict[str, Any]) -> tuple[bytes, str]:
     return page.encode(), policy
 
 
+def model_card_response(model_dir: Path | None) -> HttpResponse:
+    """The bundle's ``model_card.html``, read from the verified bundle on each request (a new download shows)."""
+    try:
+        bundle = load_bundle(model_dir or "model")
+    except BundleError as error:
+        return error_response(NotFound(f"no verified model bundle: {error}"))
+    if not bundle.has_file(MODEL_CARD_HTML):
+        return error_response(NotFound("this bundle has no model card; download it again with model_downloader.py"))
+    policy = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"  # a static page
+    headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Security-Policy", policy)]
+    return HttpResponse(200, headers, (bundle.path / MODEL_CARD_HTML).read_bytes())
+
+
 def error_response(error: ClientError, headers: Iterable[tuple[str, str]] = ()) -> HttpResponse:
     """Errors of the server itself, in the handler's error shape."""
     request_id = str(uuid.uuid4())
@@ -281,8 +297,11 @@ def request_headers(environ: WSGIEnvironment) -> list[tuple[str, str]]:
 class Gateway:
     """The WSGI application: one handler (one Lambda container) plus the API's description."""
 
-    def __init__(self, handler: Handler, *, max_body_bytes: int, document: dict[str, Any]) -> None:
+    def __init__(
+        self, handler: Handler, *, max_body_bytes: int, document: dict[str, Any], model_dir: Path | None = None
+    ) -> None:
         self.handler = handler
+        self.model_dir = model_dir
         self.max_body_bytes = max_body_bytes
         self.invocations = threading.Lock()
         self.openapi_body = json.dumps(document, indent=1).encode()
@@ -308,6 +327,8 @@ class Gateway:
         if method in ("GET", "HEAD") and path == DOCS_PATH:
             headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Security-Policy", self.docs_policy)]
             return HttpResponse(200, headers, self.docs_body)
+        if method in ("GET", "HEAD") and path == MODEL_CARD_PATH:
+            return model_card_response(self.model_dir)
         try:
             body = read_body(environ, self.max_body_bytes)
         except ClientError as error:
@@ -400,7 +421,7 @@ def make_server(
 
         handler = app.handler
     document = openapi.document(max_batch_size=settings.max_batch_size, max_body_bytes=settings.max_body_bytes)
-    gateway = Gateway(handler, max_body_bytes=settings.max_body_bytes, document=document)
+    gateway = Gateway(handler, max_body_bytes=settings.max_body_bytes, document=document, model_dir=settings.model_dir)
     return Server(host, port, gateway, handler=RequestHandler)
 
 

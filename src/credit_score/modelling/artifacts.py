@@ -11,6 +11,7 @@ files::
     bundle/reference_profile.json       training-data profile for drift (format in contract/profile.py)
     bundle/parity_sample.npy            float32 encoded rows (NaN kept) for the ONNX and explainer parity checks
     bundle/monotonicity.json            the step test's report (rows, checks, violations per feature step)
+    bundle/fairness.json                fairness by age band of the evaluation rows (runs before it lack it)
     confusion_matrix.json, .png         evaluation rows: true classes (rows) by predicted (columns)
 
 The class probabilities are ``P(Poor) = 1 - s1``, ``P(Standard) = s1 (1 - s2)``, ``P(Good) = s1 s2``:
@@ -46,6 +47,7 @@ METRICS_FILE = f"{RUN_BUNDLE_DIR}/metrics.json"
 REFERENCE_PROFILE_FILE = f"{RUN_BUNDLE_DIR}/reference_profile.json"
 PARITY_SAMPLE_FILE = f"{RUN_BUNDLE_DIR}/parity_sample.npy"
 MONOTONICITY_FILE = f"{RUN_BUNDLE_DIR}/monotonicity.json"
+FAIRNESS_FILE = f"{RUN_BUNDLE_DIR}/fairness.json"  # by age band, evaluation rows (contract/fairness.py); optional
 CONFUSION_JSON = "confusion_matrix.json"
 CONFUSION_PNG = "confusion_matrix.png"
 CASCADE_FORMAT = 2  # 2: monotone_features maps each feature to its direction; 1 listed names, all decreasing

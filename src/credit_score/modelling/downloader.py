@@ -27,7 +27,7 @@ import numpy as np
 from credit_score.contract.bundle import EXPLAINER_FILE, INPUT_NAME, Bundle, classes_metadata, write_bundle
 from credit_score.contract.fields import FEATURE_NAMES, schema
 from credit_score.contract.known_answers import KNOWN_ANSWERS_FILE
-from credit_score.modelling import artifacts, conversion, explainer, known_answers
+from credit_score.modelling import artifacts, conversion, explainer, known_answers, model_card
 from credit_score.modelling.artifacts import Cascade, CascadeError, load_cascade
 from credit_score.modelling.registry import (
     DEFAULT_MODEL_NAME,
@@ -131,6 +131,7 @@ def download(
         metrics = _read_json(run_files / artifacts.METRICS_FILE, version)
         profile = _read_json(run_files / artifacts.REFERENCE_PROFILE_FILE, version)
         monotonicity = _read_json(run_files / artifacts.MONOTONICITY_FILE, version)
+        documentation = model_card.run_documentation(client, version, run_files / artifacts.FAIRNESS_FILE)
     onnx_bytes = conversion.to_onnx(cascade)
     parity = conversion.require_parity(conversion.check_parity(cascade, onnx_bytes, rows))
     tables, explainer_parity = explain_tables(cascade, rows)
@@ -149,12 +150,13 @@ def download(
         answers = known_answers.build(cascade, rows)
     except known_answers.KnownAnswersError as error:
         raise DownloadError(f"cannot build {KNOWN_ANSWERS_FILE}: {error}") from None
+    metadata.update(documentation)  # fairness and training facts: the card's and the drift report's reference
     bundle = write_bundle(
         output,
         onnx_bytes,
         metadata,
         verify=lambda staged: _final_check(staged, cascade, rows),
-        extra_files={EXPLAINER_FILE: tables, KNOWN_ANSWERS_FILE: answers},
+        extra_files={EXPLAINER_FILE: tables, KNOWN_ANSWERS_FILE: answers, **model_card.card_files(metadata)},
     )
     return Result(bundle, registry, selection, parity)
 

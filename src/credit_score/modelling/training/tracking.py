@@ -42,6 +42,7 @@ class RunContent:
     example: list[dict[str, str]]
     monotonicity: dict[str, Any]
     tags: dict[str, str]
+    fairness: dict[str, Any] | None = None  # contract/fairness.py table of the evaluation rows
 
 
 def artifact_location(registry: Registry) -> str | None:
@@ -125,6 +126,11 @@ def log_training_run(registry: Registry, experiment: str, content: RunContent) -
             artifacts.REFERENCE_PROFILE_FILE: content.reference_profile,
             artifacts.MONOTONICITY_FILE: content.monotonicity,
         }
+        if content.fairness is not None:
+            from credit_score.modelling.training.fairness import fairness_metrics
+
+            documents[artifacts.FAIRNESS_FILE] = content.fairness
+            mlflow.log_metrics(fairness_metrics(content.fairness))
         for name, document in documents.items():
             (folder / name).write_text(json.dumps(document, indent=1, sort_keys=True), encoding="utf-8")
         np.save(folder / artifacts.PARITY_SAMPLE_FILE, content.parity_sample)

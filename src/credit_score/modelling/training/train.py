@@ -31,6 +31,7 @@ from credit_score.modelling.training.data import (
     to_dataset,
 )
 from credit_score.modelling.training.evaluate import classification_metrics, confusion
+from credit_score.modelling.training.fairness import training_fairness
 from credit_score.modelling.training.monotonicity import require_monotone, step_test
 from credit_score.modelling.training.tracking import EXAMPLE_ROWS, RunContent, log_training_run, parity_rows
 
@@ -160,6 +161,7 @@ def train(
         parity_sample=parity_rows(dataset.features, seed),
         example=example_records(frame),
         monotonicity=monotonicity.as_metadata(),
+        fairness=training_fairness(frame, evaluation, predicted, probabilities),
         tags={"model_name": name, "data": params["data"]},
     )
 
