@@ -95,7 +95,7 @@ def served(runtime_target: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     workdir = tmp_path_factory.mktemp("runtime-install")
     task_root = workdir / "task"
     for source in sorted(RUNTIME_SOURCES):  # as the Dockerfile's COPY lines lay them out
-        relative = Path(source).relative_to("src")
+        relative = Path(source).relative_to("src") if source.startswith("src/") else Path(source)
         if source.endswith("/"):
             shutil.copytree(ROOT / source, task_root / relative, ignore=shutil.ignore_patterns("__pycache__"))
         else:
