@@ -9,7 +9,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export DO_NOT_TRACK ?= true
 CAPTURE_URI ?= $(CURDIR)/capture
 
-.PHONY: demo test test-fast lint-imports lint lint-infra lint-sam format serve bench drift clean image-test image-test-registry
+.PHONY: demo test test-fast bench-book lint-imports lint lint-infra lint-sam format serve bench drift clean image-test image-test-registry
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ PORT ?= 8080
 serve: $(VENV)/.build-installed
 	CAPTURE_URI=$(CAPTURE_URI) $(BIN)/credit-score-serve --host 127.0.0.1 --port $(PORT) --model-dir model
 
+# pyspark (and the JVM it drives) only for the Spark test and the book benchmark.
+$(VENV)/.spark-installed: $(VENV)/.dev-installed requirements-spark.txt
+	$(PIP) install -q -r requirements-spark.txt
+	touch $@
+
 $(VENV)/.bench-installed: $(VENV)/.dev-installed requirements-bench.txt
 	$(PIP) install -q -r requirements-bench.txt
 	touch $@
@@ -51,7 +56,7 @@ drift: $(VENV)/.build-installed
 		--html drift-report/report.html --json drift-report/report.json $(DRIFT_ARGS) || [ $$? -lt 4 ]
 
 ## test: lint, then the whole test suite but the container image (what .ci/run calls, then image-test)
-test: $(VENV)/.dev-installed lint
+test: $(VENV)/.spark-installed lint
 	$(BIN)/python -m pytest -m "not image"
 
 ## test-fast: the inner loop: unit and functional tests, no real servers, no heavy variants

@@ -214,3 +214,22 @@ def test_given_a_record_the_contract_refuses_when_served_by_mlflow_then_400_nami
     assert status == 400
     assert "Interest_Rate" in answer["message"]
     assert "5000" not in answer["message"]
+
+
+def test_given_a_batch_with_a_refused_record_when_served_by_mlflow_then_200_with_a_row_naming_the_problem(
+    served_model: str, mlflow_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = synthetic_records(3, seed=4)
+    records[1] = {**records[1], "Interest_Rate": "5000"}
+    assert download(mlflow_server, tmp_path / "model", "--version", "1").returncode == 0
+
+    status, served = _invocations(served_model, {"dataframe_records": records})
+
+    assert status == 200, served
+    refused, *scored = [served["predictions"][i] for i in (1, 0, 2)]
+    assert refused["error"] == ["Interest_Rate: out_of_domain"]
+    assert [refused[column] for column in PROBABILITY_COLUMNS] == [None, None, None]
+    assert [answer["error"] for answer in scored] == [None, None]
+    lambda_probabilities = _lambda_probabilities(tmp_path / "model", [records[0], records[2]], monkeypatch)
+    mlflow_probabilities = np.asarray([[answer[column] for column in PROBABILITY_COLUMNS] for answer in scored])
+    assert np.abs(mlflow_probabilities - lambda_probabilities).max() <= 1e-4

@@ -1,20 +1,40 @@
-"""The registered MLflow model: the 21 raw fields in, class probabilities and the label out.
+"""The registered MLflow model: the 21 raw fields in, one row out for every record, scored or refused.
 
 The seed's clients send the raw fields as strings; this pyfunc parses them with the same contract
-code as the Lambda (``credit_score.contract`` ships with the model as code), encodes them, and
-runs the two LightGBM boosters with the cascade's formula and thresholds
-(``credit_score.modelling.artifacts``). So ``mlflow models serve``, ``mlflow.pyfunc.load_model`` and
-Spark UDFs on a registry version answer what the Lambda answers, without this repository.
+code as the Lambda, encodes them, and runs the two LightGBM boosters with the cascade's formula and
+thresholds (``credit_score.modelling.artifacts``). So ``mlflow models serve``,
+``mlflow.pyfunc.load_model`` and ``mlflow.pyfunc.spark_udf`` on a registry version answer what the
+Lambda answers, without this repository.
 
-A record the contract refuses fails the whole call with the problem fields and kinds listed,
-never the submitted values (MLflow's scoring server answers 400).
+**One row per record.** A record the contract refuses gets a row with ``error`` (its problems as
+``"Field: kind"``, never the submitted values) and no probabilities; the other records of the call
+are scored. A call of exactly one record that is refused still fails, so that ``mlflow models
+serve`` answers a single bad record with a 400 as before; inside a Spark task (a batch of one row
+is a slice of a job there) or with ``params={"errors": "rows"}`` it is a row like any other.
+
+**Columns** (:data:`OUTPUT_COLUMNS`, one schema in the signature): ``prediction`` (class code, -1
+when refused), ``label`` ("" when refused), the three ``probability_*``, the two decision numbers
+``decision_standard_or_better`` = P(y >= Standard) and ``decision_good_given_standard`` = P(Good |
+y >= Standard), and ``error``. Refused rows carry nulls where Spark can hold them (doubles, arrays)
+and the markers above where it cannot: ``mlflow.pyfunc.spark_udf`` casts a struct's long and string
+fields with numpy when a batch mixes values and nulls, so a null there fails the task (long) or
+arrives as the text "None" (string). Arrays are null-safe, hence ``error`` is an array of strings,
+null when the record was scored; select scored rows with ``error IS NULL``.
+
+**Own package name.** The code ships with the model under a name of its own, ``credit_score_<hash
+of the shipped sources>`` (see :func:`stage_code`), loaded through MLflow's models-from-code entry
+file: loading the model never puts a ``credit_score`` package in the caller's process nor reads
+the caller's, and two model versions with different code never share modules.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
+import re
+import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,58 +42,125 @@ import mlflow.pyfunc
 import numpy as np
 
 from credit_score.contract.bundle import CLASSES
-from credit_score.contract.fields import FIELD_NAMES, encode, parse_record
-from credit_score.modelling.artifacts import class_probabilities, load_cascade, threshold_labels
+from credit_score.contract.fields import FIELD_NAMES, encode_rows, parse_batch
+from credit_score.modelling.artifacts import class_probabilities, load_cascade, sigmoid, threshold_labels
 
+PREDICTION_COLUMN = "prediction"
 LABEL_COLUMN = "label"
-CODE_COLUMN = "code"
-CASCADE_ARTIFACT = "cascade"
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"probability_{label}" for _, label in CLASSES)
+DECISION_COLUMNS: tuple[str, str] = ("decision_standard_or_better", "decision_good_given_standard")
+ERROR_COLUMN = "error"
+# The output columns and their types, once: the signature and the Spark result type are both read from it.
+OUTPUT_TYPES: dict[str, str] = {
+    PREDICTION_COLUMN: "long",
+    LABEL_COLUMN: "string",
+    **dict.fromkeys((*PROBABILITY_COLUMNS, *DECISION_COLUMNS), "double"),
+    ERROR_COLUMN: "array<string>",
+}
+OUTPUT_COLUMNS: tuple[str, ...] = tuple(OUTPUT_TYPES)
+# ``result_type`` of ``mlflow.pyfunc.spark_udf`` (Spark DDL): the same struct spark_udf infers from the signature.
+SPARK_RESULT_TYPE = ", ".join(f"{name} {kind}" for name, kind in OUTPUT_TYPES.items())
+REFUSED_CODE = -1
+REFUSED_LABEL = ""
+CASCADE_ARTIFACT = "cascade"
 MAX_LISTED_PROBLEMS = 20
+# Params (declared in the model's params schema): "auto" refuses a call of one refused record (a 400
+# from `mlflow models serve`), "rows" always answers with rows.
+ERRORS_PARAM = "errors"
+ERRORS_AUTO, ERRORS_ROWS = "auto", "rows"
+
+PACKAGE = "credit_score"
 # Only what the pyfunc imports travels with it: the contract, the artifact layout and this module.
-SHIPPED_MODULES = ("contract", "modelling/__init__.py", "modelling/artifacts.py")
+SHIPPED = ("contract", "modelling/__init__.py", "modelling/artifacts.py", "modelling/training/__init__.py")
+SHIPPED_MODULE = "modelling/training/pyfunc.py"
+ENTRY_FILE = "credit_score_model.py"
 # Not a copy of the package's empty __init__.py: an empty file is uploaded with chunked encoding, which
 # some artifact proxies cannot forward.
-PACKAGE_DOC = '"""credit_score, reduced to what the registered pyfunc imports."""\n'
-SHIPPED_TRAINING = ("__init__.py", "pyfunc.py")
+PACKAGE_DOC = '"""credit_score, reduced to what the registered pyfunc imports, under a name of its own."""\n'
+ENTRY = '''"""Entry point of the registered model (MLflow models-from-code): its own copy of the scoring code."""
+
+import mlflow.models
+
+from {package}.modelling.training.pyfunc import CascadeModel
+
+mlflow.models.set_model(CascadeModel())
+'''
 
 
 class CascadeModel(mlflow.pyfunc.PythonModel):
-    """Raw records (a DataFrame with the 21 field columns) → label, code and three probabilities."""
+    """Raw records (a DataFrame with the 21 field columns) → one row of :data:`OUTPUT_COLUMNS` per record."""
 
     def load_context(self, context: Any) -> None:
         self.cascade = load_cascade(context.artifacts[CASCADE_ARTIFACT])
 
     # No type hints on the inputs: MLflow would derive a signature from them instead of the saved one.
     def predict(self, context, model_input, params=None):
-        """The label, code and class probabilities of each record; refuses the call on any field problem."""
+        """Score every record the contract accepts; the others get a row with ``error``."""
         import pandas as pd
 
-        records = model_input.to_dict(orient="records") if hasattr(model_input, "to_dict") else list(model_input)
-        parsed, problems = [], []
-        for index, record in enumerate(records):
-            values, found = parse_record({key: _plain(value) for key, value in record.items()}, index)
-            parsed.append(values)
-            problems.extend(found)
-        if problems:
+        errors = (params or {}).get(ERRORS_PARAM, ERRORS_AUTO)
+        if errors not in (ERRORS_AUTO, ERRORS_ROWS):
             from mlflow.exceptions import MlflowException
-            from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-            shown = problems[:MAX_LISTED_PROBLEMS]
-            listed = "; ".join(f"record {problem.index}: {problem.message}" for problem in shown)
-            raise MlflowException(f"{len(problems)} field problems: {listed}", error_code=INVALID_PARAMETER_VALUE)
-        margins = self.cascade.margins(encode(parsed))
-        probabilities = class_probabilities(margins)
-        codes = threshold_labels(margins, self.cascade.thresholds)
+            allowed = f"'{ERRORS_AUTO}' or '{ERRORS_ROWS}'"
+            raise MlflowException.invalid_parameter_value(f"'{ERRORS_PARAM}' must be {allowed}")
+        records = _records(model_input)
+        rows, levels, problems = parse_batch(records)
+        if problems and len(records) == 1 and errors == ERRORS_AUTO and not _in_spark_task():
+            _refuse(problems)
+        scored = Scored.of(self.cascade, rows, levels, problems)
+        return pd.DataFrame(scored.columns(), columns=list(OUTPUT_COLUMNS))
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Per record: the class code (-1 when refused), the (n, 2) margins (NaN when refused) and the problems."""
+
+    codes: np.ndarray
+    margins: np.ndarray
+    problems: list[list[str]]
+
+    @classmethod
+    def of(cls, cascade: Any, rows: list[Any], levels: list[Any], problems: list[Any]) -> Scored:
+        """Score the rows :func:`parse_batch` accepted, in one pass over the boosters."""
+        count = len(rows)
+        listed: list[list[str]] = [[] for _ in range(count)]
+        for problem in problems:
+            listed[problem.index].append(f"{problem.field}: {problem.problem}")
+        valid = np.array([not found for found in listed], dtype=bool)
+        chosen = np.flatnonzero(valid).tolist()
+        margins = np.full((count, 2), np.nan)
+        codes = np.full(count, REFUSED_CODE, dtype=np.int64)
+        if chosen:
+            matrix = encode_rows([rows[i] for i in chosen], [levels[i] for i in chosen])
+            margins[valid] = cascade.margins(matrix)
+            codes[valid] = threshold_labels(margins[valid], cascade.thresholds)
+        return cls(codes, margins, listed)
+
+    def columns(self) -> dict[str, Any]:
+        """The output frame's columns, refused rows holding ``None`` (or the markers) as the module says."""
         labels = dict(CLASSES)
-        frame = pd.DataFrame(probabilities, columns=list(PROBABILITY_COLUMNS))
-        frame.insert(0, CODE_COLUMN, codes)
-        frame.insert(0, LABEL_COLUMN, [labels[int(code)] for code in codes])
-        return frame
+        numbers = np.column_stack([class_probabilities(self.margins), sigmoid(self.margins)])
+        refused = self.codes == REFUSED_CODE
+        if refused.any():  # None, not NaN: MLflow's scoring server writes NaN as a bare token, which is not JSON
+            numbers = numbers.astype(object)
+            numbers[refused] = None
+        columns: dict[str, Any] = {
+            PREDICTION_COLUMN: self.codes,
+            LABEL_COLUMN: [labels.get(code, REFUSED_LABEL) for code in self.codes.tolist()],
+        }
+        columns.update(zip((*PROBABILITY_COLUMNS, *DECISION_COLUMNS), numbers.T, strict=True))
+        columns[ERROR_COLUMN] = [found or None for found in self.problems]
+        return columns
+
+
+def _records(model_input: Any) -> list[dict[str, Any]]:
+    """The input as plain records: pandas hands NaN for an absent cell and numpy scalars for numbers."""
+    records = model_input.to_dict(orient="records") if hasattr(model_input, "to_dict") else list(model_input)
+    return [{key: _plain(value) for key, value in record.items()} for record in records]
 
 
 def _plain(value: Any) -> Any:
-    """pandas hands NaN for an absent cell and numpy scalars for numbers; the contract wants None and floats."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, np.generic):
@@ -81,23 +168,65 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _stage_code(target: Path) -> Path:
-    """A copy of the ``credit_score`` package reduced to what the pyfunc imports; returns its folder."""
+def _in_spark_task() -> bool:
+    """Whether this call runs inside a Spark task (``TaskContext`` is pyspark's public handle on it)."""
+    if "pyspark" not in sys.modules:
+        return False
+    from pyspark import TaskContext
+
+    return TaskContext.get() is not None
+
+
+def _refuse(problems: list[Any]) -> None:
+    """Fail the call with the problem fields and kinds listed, never the values (MLflow's server answers 400)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    shown = problems[:MAX_LISTED_PROBLEMS]
+    listed = "; ".join(f"record {problem.index}: {problem.message}" for problem in shown)
+    raise MlflowException(f"{len(problems)} field problems: {listed}", error_code=INVALID_PARAMETER_VALUE)
+
+
+# ---------------------------------------------------------------- what ships with the model
+
+
+def package_name(sources: dict[str, bytes]) -> str:
+    """``credit_score_<12 hex>``: the shipped sources' digest, so different code never shares a name."""
+    digest = hashlib.sha256()
+    for name in sorted(sources):
+        digest.update(name.encode() + b"\0" + sources[name] + b"\0")
+    return f"{PACKAGE}_{digest.hexdigest()[:12]}"
+
+
+def _shipped_sources() -> dict[str, bytes]:
+    """Relative path → bytes of every shipped file of this package (``__pycache__`` left out)."""
     source = Path(__file__).resolve().parents[2]
-    package = target / "credit_score"
+    files: dict[str, bytes] = {}
+    for name in (*SHIPPED, SHIPPED_MODULE):
+        origin = source / name
+        paths = sorted(origin.rglob("*.py")) if origin.is_dir() else [origin]
+        for path in paths:
+            files[path.relative_to(source).as_posix()] = path.read_bytes()
+    return files
+
+
+def stage_code(target: Path) -> tuple[Path, str]:
+    """Copy the shipped modules into ``target/<own name>/``, imports renamed; returns the folder and the name.
+
+    Every ``credit_score.`` reference in the copy names the copy instead, so nothing in it can import
+    (or be shadowed by) the ``credit_score`` package of the process that loads the model.
+    """
+    sources = _shipped_sources()
+    name = package_name(sources)
+    package = target / name
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(PACKAGE_DOC, encoding="utf-8")
-    for name in SHIPPED_MODULES:
-        origin, destination = source / name, package / name
+    reference = re.compile(rf"\b{PACKAGE}\.")
+    for relative, content in sources.items():
+        destination = package / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
-        if origin.is_dir():
-            shutil.copytree(origin, destination, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(origin, destination)
-    for name in SHIPPED_TRAINING:
-        (package / "modelling" / "training").mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source / "modelling" / "training" / name, package / "modelling" / "training" / name)
-    return package
+        destination.write_text(reference.sub(f"{name}.", content.decode("utf-8")), encoding="utf-8")
+    return package, name
 
 
 def save_pyfunc(target: str | os.PathLike[str], cascade_dir: Path, example: list[dict[str, str]]) -> None:
@@ -107,31 +236,46 @@ def save_pyfunc(target: str | os.PathLike[str], cascade_dir: Path, example: list
     """
     import lightgbm
     import pandas as pd
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
 
     frame = pd.DataFrame(example, columns=list(FIELD_NAMES))
-    signature = ModelSignature(
-        inputs=Schema([ColSpec("string", name) for name in FIELD_NAMES]),
-        outputs=Schema(
-            [ColSpec("string", LABEL_COLUMN), ColSpec("long", CODE_COLUMN)]
-            + [ColSpec("double", name) for name in PROBABILITY_COLUMNS]
-        ),
-    )
-    artifacts = {CASCADE_ARTIFACT: str(cascade_dir)}
     with tempfile.TemporaryDirectory(prefix="pyfunc-code-") as scratch:
-        mlflow.pyfunc.save_model(
-            str(target),
-            python_model=CascadeModel(),
-            artifacts=artifacts,
-            code_paths=[str(_stage_code(Path(scratch)))],
-            signature=signature,
-            input_example=frame,
-            # Explicit requirements: inferring them re-imports the model in a subprocess, slowly.
-            pip_requirements=[
-                f"mlflow=={mlflow.__version__}",
-                f"lightgbm=={lightgbm.__version__}",
-                f"numpy=={np.__version__}",
-                f"pandas=={pd.__version__}",
-            ],
-        )
+        package, name = stage_code(Path(scratch) / "code")
+        entry = Path(scratch) / ENTRY_FILE
+        entry.write_text(ENTRY.format(package=name), encoding="utf-8")
+        # MLflow runs the entry file while saving: the staged copy must be importable for that moment only.
+        sys.path.insert(0, str(package.parent))
+        try:
+            mlflow.pyfunc.save_model(
+                str(target),
+                python_model=str(entry),
+                artifacts={CASCADE_ARTIFACT: str(cascade_dir)},
+                code_paths=[str(package)],
+                signature=signature(),
+                input_example=frame,
+                # Explicit requirements: inferring them re-imports the model in a subprocess, slowly.
+                pip_requirements=[
+                    f"mlflow=={mlflow.__version__}",
+                    f"lightgbm=={lightgbm.__version__}",
+                    f"numpy=={np.__version__}",
+                    f"pandas=={pd.__version__}",
+                ],
+            )
+        finally:
+            sys.path.remove(str(package.parent))
+            for module in [module for module in sys.modules if module == name or module.startswith(f"{name}.")]:
+                del sys.modules[module]
+
+
+def signature() -> Any:
+    """21 string fields in; :data:`OUTPUT_TYPES` out; the ``errors`` param."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import Array
+
+    types = {"long": DataType.long, "string": DataType.string, "double": DataType.double}
+    types["array<string>"] = Array(DataType.string)
+    return ModelSignature(
+        inputs=Schema([ColSpec(DataType.string, name) for name in FIELD_NAMES]),
+        outputs=Schema([ColSpec(types[kind], name) for name, kind in OUTPUT_TYPES.items()]),
+        params=ParamSchema([ParamSpec(ERRORS_PARAM, DataType.string, ERRORS_AUTO)]),
+    )
