@@ -49,6 +49,11 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.emf
 
+## bench-book: loan-book scoring, rows/s on Spark local[2], pandas predict and the Lambda batch path
+## -> benchmarks/results/book.json (needs Java 17, as the Spark test does)
+bench-book: $(VENV)/.spark-installed
+	$(BIN)/python -m benchmarks.book
+
 ## drift: drift report of the local capture against model/'s reference profile -> drift-report/
 ## (exit codes 1-3 are verdicts, not failures: warn, alert, insufficient data)
 drift: $(VENV)/.build-installed
