@@ -25,6 +25,7 @@ from credit_score.modelling.training.pyfunc import (
     PROBABILITY_COLUMNS,
     REFUSED_CODE,
     REFUSED_LABEL,
+    SPARK_RESULT_TYPE,
     save_pyfunc,
     stage_code,
 )
@@ -234,3 +235,21 @@ def test_given_process_with_the_repository_package_when_loading_the_model_then_n
     assert seen["errors"] == [None, ["Age: out_of_domain"], None]
     probabilities, _ = expected(saved, [records[0], records[2]])
     np.testing.assert_allclose([seen["probabilities"][0], seen["probabilities"][2]], probabilities[:, 0], atol=1e-12)
+
+
+def test_given_the_batch_page_then_it_shows_the_result_type_and_the_models_requirements(saved: Path) -> None:
+    page = (ROOT / "docs" / "batch.md").read_text(encoding="utf-8")
+
+    assert SPARK_RESULT_TYPE in page
+    pins = (saved / "requirements.txt").read_text().split()
+    assert pins
+    assert [pin for pin in pins if pin not in page] == []
+
+
+def test_given_frame_with_columns_beyond_the_fields_when_predicting_then_they_are_ignored(
+    model: mlflow.pyfunc.PyFuncModel,
+) -> None:
+    frame = pd.DataFrame(synthetic_records(3, seed=5), columns=list(FIELD_NAMES))
+    wider = frame.assign(ID=["a", "b", "c"], SSN=["1", "2", "3"])
+
+    pd.testing.assert_frame_equal(model.predict(wider), model.predict(frame))
