@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 import app
+from credit_score.contract.decision import QUESTIONS
 from credit_score.contract.fields import FIELD_NAMES, PROBLEM_KINDS, parse_batch
 from credit_score.modelling.downloader import Selection, download
 from credit_score.modelling.registry import local_registry
@@ -140,9 +141,11 @@ def test_given_the_shared_file_when_scored_on_spark_then_valid_rows_answer_like_
     answers = handler_answers(registered[1], records, monkeypatch)
 
     lambda_p = np.array([[answer["probabilities"][label] for label in LABELS] for answer in answers])
-    assert np.abs(valid[list(PROBABILITY_COLUMNS)].to_numpy() - lambda_p).max() <= 1e-6
+    assert np.abs(valid[list(PROBABILITY_COLUMNS)].to_numpy(float) - lambda_p).max() <= 1e-6
     assert valid["label"].tolist() == [answer["label"] for answer in answers]
     assert valid["prediction"].tolist() == [answer["prediction"] for answer in answers]
+    lambda_decisions = np.array([[answer["decision"][question]["p"] for question in QUESTIONS] for answer in answers])
+    assert np.abs(valid[list(DECISION_COLUMNS)].to_numpy(float) - lambda_decisions).max() <= 1.01e-6
     assert len(set(valid["label"])) == 3
 
 

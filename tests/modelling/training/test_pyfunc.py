@@ -15,6 +15,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 
+from credit_score.contract.decision import Decision, decide
 from credit_score.contract.fields import FIELD_NAMES, encode, parse_record
 from credit_score.modelling.artifacts import load_cascade, save_cascade
 from credit_score.modelling.training import pyfunc
@@ -49,11 +50,11 @@ def model(saved: Path, monkeypatch: pytest.MonkeyPatch) -> mlflow.pyfunc.PyFuncM
     return mlflow.pyfunc.load_model(str(saved))
 
 
-def expected(saved: Path, records: list[dict[str, str]]) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and codes of the cascade itself, from the contract's strict parser."""
+def expected(saved: Path, records: list[dict[str, str]]) -> tuple[np.ndarray, Decision]:
+    """Probabilities of the cascade itself and the contract's decision, from the contract's strict parser."""
     cascade = load_cascade(saved / "artifacts" / "cascade")
     matrix = encode([parse_record(record)[0] for record in records])
-    return cascade.probabilities(matrix), cascade.labels(matrix)
+    return cascade.probabilities(matrix), decide(cascade.margins(matrix), cascade.thresholds)
 
 
 def test_given_saved_model_when_reading_its_signature_then_one_output_schema_and_the_errors_param(saved: Path) -> None:
@@ -97,15 +98,14 @@ def test_given_batch_with_refused_records_when_predicting_then_every_record_gets
     assert answer["label"][refused].tolist() == [REFUSED_LABEL] * 3
     valid = [i for i in range(30) if i not in refused]
     assert answer[ERROR_COLUMN][valid].isna().all()
-    probabilities, codes = expected(saved, [records[i] for i in valid])
+    probabilities, decision = expected(saved, [records[i] for i in valid])
+    codes = decision.codes
     np.testing.assert_allclose(answer.loc[valid, list(PROBABILITY_COLUMNS)].to_numpy(float), probabilities, atol=1e-12)
     assert answer["prediction"][valid].tolist() == codes.tolist()
     assert answer["label"][valid].tolist() == [("Poor", "Standard", "Good")[code] for code in codes]
+    np.testing.assert_array_equal(answer.loc[valid, list(DECISION_COLUMNS)].to_numpy(float), decision.p)
     s1 = 1.0 - probabilities[:, 0]
-    np.testing.assert_allclose(answer.loc[valid, DECISION_COLUMNS[0]].to_numpy(float), s1, atol=1e-12)
-    np.testing.assert_allclose(
-        answer.loc[valid, DECISION_COLUMNS[1]].to_numpy(float), probabilities[:, 2] / s1, atol=1e-9
-    )
+    np.testing.assert_allclose(decision.p, np.column_stack([s1, probabilities[:, 2] / s1]), atol=5e-7)
     assert answer.loc[refused, list(PROBABILITY_COLUMNS)].map(lambda value: value is None).all().all()  # JSON null
 
 

@@ -15,11 +15,13 @@ is a slice of a job there) or with ``params={"errors": "rows"}`` it is a row lik
 **Columns** (:data:`OUTPUT_COLUMNS`, one schema in the signature): ``prediction`` (class code, -1
 when refused), ``label`` ("" when refused), the three ``probability_*``, the two decision numbers
 ``decision_standard_or_better`` = P(y >= Standard) and ``decision_good_given_standard`` = P(Good |
-y >= Standard), and ``error``. Refused rows carry nulls where Spark can hold them (doubles, arrays)
-and the markers above where it cannot: ``mlflow.pyfunc.spark_udf`` casts a struct's long and string
-fields with numpy when a batch mixes values and nulls, so a null there fails the task (long) or
-arrives as the text "None" (string). Arrays are null-safe, hence ``error`` is an array of strings,
-null when the record was scored; select scored rows with ``error IS NULL``.
+y >= Standard) as the decision block prints them (``credit_score.contract.decision``: the label
+follows from these rounded numbers, as in the Lambda's answer), and ``error``. Refused rows carry
+nulls where Spark can hold them (doubles, arrays) and the markers above where it cannot:
+``mlflow.pyfunc.spark_udf`` casts a struct's long and string fields with numpy when a batch mixes
+values and nulls, so a null there fails the task (long) or arrives as the text "None" (string).
+Arrays are null-safe, hence ``error`` is an array of strings, null when the record was scored;
+select scored rows with ``error IS NULL``.
 
 **Own package name.** The code ships with the model under a name of its own, ``credit_score_<hash
 of the shipped sources>`` (see :func:`stage_code`), loaded through MLflow's models-from-code entry
@@ -42,8 +44,9 @@ import mlflow.pyfunc
 import numpy as np
 
 from credit_score.contract.bundle import CLASSES
+from credit_score.contract.decision import decide
 from credit_score.contract.fields import FIELD_NAMES, encode_rows, parse_batch
-from credit_score.modelling.artifacts import class_probabilities, load_cascade, sigmoid, threshold_labels
+from credit_score.modelling.artifacts import class_probabilities, load_cascade
 
 PREDICTION_COLUMN = "prediction"
 LABEL_COLUMN = "label"
@@ -114,10 +117,12 @@ class CascadeModel(mlflow.pyfunc.PythonModel):
 
 @dataclass(frozen=True)
 class Scored:
-    """Per record: the class code (-1 when refused), the (n, 2) margins (NaN when refused) and the problems."""
+    """Per record: the class code (-1 when refused), the (n, 2) margins and decision numbers (NaN when
+    refused) and the problems."""
 
     codes: np.ndarray
     margins: np.ndarray
+    decisions: np.ndarray
     problems: list[list[str]]
 
     @classmethod
@@ -130,17 +135,21 @@ class Scored:
         valid = np.array([not found for found in listed], dtype=bool)
         chosen = np.flatnonzero(valid).tolist()
         margins = np.full((count, 2), np.nan)
+        decisions = np.full((count, 2), np.nan)
         codes = np.full(count, REFUSED_CODE, dtype=np.int64)
         if chosen:
             matrix = encode_rows([rows[i] for i in chosen], [levels[i] for i in chosen])
             margins[valid] = cascade.margins(matrix)
-            codes[valid] = threshold_labels(margins[valid], cascade.thresholds)
-        return cls(codes, margins, listed)
+            # The contract's decision rule, as the Lambda applies it: the label follows from the printed numbers.
+            decision = decide(margins[valid], cascade.thresholds)
+            decisions[valid] = decision.p
+            codes[valid] = decision.codes
+        return cls(codes, margins, decisions, listed)
 
     def columns(self) -> dict[str, Any]:
         """The output frame's columns, refused rows holding ``None`` (or the markers) as the module says."""
         labels = dict(CLASSES)
-        numbers = np.column_stack([class_probabilities(self.margins), sigmoid(self.margins)])
+        numbers = np.column_stack([class_probabilities(self.margins), self.decisions])
         refused = self.codes == REFUSED_CODE
         if refused.any():  # None, not NaN: MLflow's scoring server writes NaN as a bare token, which is not JSON
             numbers = numbers.astype(object)
