@@ -77,7 +77,7 @@ def test_given_batch_with_refused_records_when_predicting_then_every_record_gets
     records = synthetic_records(30, seed=8)
     records[3] = {**records[3], "Age": "secret-417"}
     records[11] = {**records[11], "Interest_Rate": "5000", "Payment_of_Min_Amount": "maybe"}
-    records[29] = {**records[29], "Monthly_Balance": None}
+    records[29] = {**records[29], "Num_of_Loan": "2.5"}
     frame = pd.DataFrame(records, columns=list(FIELD_NAMES))
 
     answer = model.predict(frame)
@@ -88,7 +88,7 @@ def test_given_batch_with_refused_records_when_predicting_then_every_record_gets
     assert answer[ERROR_COLUMN][refused].tolist() == [
         ["Age: not_a_number"],
         ["Interest_Rate: out_of_domain", "Payment_of_Min_Amount: unknown_category"],
-        ["Monthly_Balance: missing"],
+        ["Num_of_Loan: not_a_whole_number"],
     ]
     listed = str(answer[ERROR_COLUMN].tolist())
     assert "secret-417" not in listed
