@@ -68,8 +68,10 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
 
 @pytest.fixture(scope="module")
 def book() -> pd.DataFrame:
-    """The shared file as pandas reads it: every field a string, empty cells as ""."""
-    return read_raw_csv(REAL_DATA)
+    """The shared file as Spark's CSV reader sees it (and docs/batch.md reads it with pandas): every field
+    a string, an empty cell absent (None)."""
+    frame = pd.read_csv(REAL_DATA, dtype=str, keep_default_na=False, na_values=[""])
+    return frame.astype(object).where(frame.notna(), None)
 
 
 @pytest.fixture(scope="module")
