@@ -40,6 +40,7 @@ INPUT = "input"
 PREDICTION = "prediction"
 LABEL = "label"
 PROBABILITIES = "probabilities"
+CHALLENGER = "challenger"  # optional: the shadow challenger's figures for the same record (runtime/challenger.py)
 REASONS = "reasons"  # the answer's reason codes, in order; present when the answer was explained
 DECISION = "decision"  # the answer's decision block (cumulative probabilities and cut-offs); absent from older records
 RECORD_FIELDS = (

@@ -27,6 +27,11 @@ Environment variables (explicit arguments to :meth:`Settings.from_env` win over 
     ``true`` (default): in Lambda, capture is stored after the response is posted, by an internal
     extension registered during init; ``false``, or where no Extensions API exists, before the
     handler returns. Read from the environment at import, when the extension must register.
+``CHALLENGER_MODEL_DIR``
+    Folder of a second, shadow bundle (the registry's ``challenger`` alias, put there by the image
+    build); unset or a folder without a bundle: no challenger. See ``runtime/challenger.py``.
+``CHALLENGER_SAMPLING_PERCENT``
+    Share of captured invocations the challenger also scores, after the answer, 0 to 100, default 100.
 ``MODEL_THREADS``
     How many slices a large batch (128+ records) is cut into and scored concurrently, whole number
     >= 0; default 0, one per available core. Single records always run on one thread, the fastest.
@@ -61,6 +66,8 @@ CAPTURE_KMS_KEY_ID = "CAPTURE_KMS_KEY_ID"
 CAPTURE_BUDGET_MS = "CAPTURE_BUDGET_MS"
 CAPTURE_AFTER_ANSWER = "CAPTURE_AFTER_ANSWER"
 MODEL_THREADS = "MODEL_THREADS"
+CHALLENGER_MODEL_DIR = "CHALLENGER_MODEL_DIR"
+CHALLENGER_SAMPLING_PERCENT = "CHALLENGER_SAMPLING_PERCENT"
 METRICS_ENABLED = "METRICS_ENABLED"
 METRICS_NAMESPACE = "METRICS_NAMESPACE"
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
@@ -124,6 +131,8 @@ class Settings:
     capture_kms_key_id: str | None = None
     capture_budget_ms: int = 300
     model_threads: int = 0
+    challenger_model_dir: Path | None = None
+    challenger_sampling_percent: float = 100.0
     metrics_enabled: bool = True
     metrics_namespace: str = "CreditScore"
     service_name: str = "credit-score"
@@ -152,6 +161,8 @@ class Settings:
             capture_kms_key_id=env.get(CAPTURE_KMS_KEY_ID) or None,
             capture_budget_ms=_whole(env, CAPTURE_BUDGET_MS, 300, minimum=10),
             model_threads=_whole(env, MODEL_THREADS, 0, minimum=0),
+            challenger_model_dir=Path(env[CHALLENGER_MODEL_DIR]) if env.get(CHALLENGER_MODEL_DIR) else None,
+            challenger_sampling_percent=_percent(env, CHALLENGER_SAMPLING_PERCENT, 100.0),
             metrics_enabled=_flag(env, METRICS_ENABLED, True),
             metrics_namespace=env.get(METRICS_NAMESPACE) or "CreditScore",
             service_name=env.get(POWERTOOLS_SERVICE_NAME) or "credit-score",

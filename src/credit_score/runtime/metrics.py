@@ -60,6 +60,7 @@ class Metrics:
         self._fault_head = head([directive(namespace, [["service"]], [("InternalErrors", COUNT)])])
         self._cold_head = head([directive(namespace, [["service"]], [("ColdStart", COUNT)])])
         self._late_head = head([directive(namespace, [by_version], [("CaptureFailures", COUNT)])])
+        self._challenger_head = head([directive(namespace, [by_version], [("ChallengerFailures", COUNT)])])
 
     def _write(self, fixed: str, values: dict[str, Any]) -> None:
         (self._stream or sys.stdout).write(line(int(self._clock() * 1000), fixed, values))
@@ -134,6 +135,13 @@ class Metrics:
         """Records that fell back after the answer, when the request's own document was long written."""
         if self.enabled:
             self._write(self._late_head, {"service": self._service, "model_version": version, "CaptureFailures": count})
+
+    def challenger_failures(self, version: str, count: int) -> None:
+        """Invocations the shadow challenger could not score (the answer was not affected)."""
+        if self.enabled:
+            self._write(
+                self._challenger_head, {"service": self._service, "model_version": version, "ChallengerFailures": count}
+            )
 
     def internal_error(self) -> None:
         if self.enabled:

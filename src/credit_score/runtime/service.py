@@ -33,6 +33,7 @@ import orjson
 
 from credit_score.contract.capture import object_key
 from credit_score.runtime.capture import Capture, build_capture, capture_records
+from credit_score.runtime.challenger import Challenger
 from credit_score.runtime.config import Settings, largest_batch
 from credit_score.runtime.errors import (
     ClientError,
@@ -72,6 +73,7 @@ class Service:
         metrics: Metrics | None = None,
         capture: Capture | None = None,
         flusher: Flusher | None = None,
+        challenger: Challenger | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
@@ -84,6 +86,7 @@ class Service:
             enabled=settings.metrics_enabled,
             capture_enabled=self.capture is not None,
         )
+        self.challenger = challenger or Challenger.from_settings(settings, log=self.log)
         self._clock = clock
         self._model: Model | None = None
         self._model_error: ModelUnavailable | None = None
@@ -206,6 +209,14 @@ class Service:
                 when=when,
                 reasons=outcome.reasons,
             )
+            if self.challenger is not None and self.challenger.sampled():  # after the answer: challenger.py
+                self.challenger.shadow(
+                    outcome.batch,
+                    records,
+                    defer=self.flusher.defer if self.flusher is not None else None,
+                    failed=functools.partial(self.metrics.challenger_failures, model.version),
+                    request_id=call.request_id,
+                )
             failures = self.capture.write(
                 records,
                 object_key(model.name, model.version, when, call.request_id),
