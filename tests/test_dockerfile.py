@@ -60,6 +60,7 @@ RUNTIME_SOURCES = frozenset(
         "data.json",
     }
 )  # data.json: the request the pre-traffic hook (runtime/pretraffic.py) sends to a new version
+BUNDLE_STAGES = frozenset({"model", "challenger"})  # the champion's bundle and the optional shadow challenger's
 SYNTAX_DIRECTIVE = re.compile(r"#\s*syntax\s*=", re.IGNORECASE)
 # Options BuildKit's built-in frontend (Docker 20.10) does not parse; each needs a `# syntax=` image.
 NEWER_FLAGS = {
@@ -304,8 +305,8 @@ def final_stage_findings(dockerfile: Dockerfile) -> list[str]:
         elif instruction.keyword in {"COPY", "ADD"}:
             flags, sources = _copy_sources(instruction.args)
             origin = next((flag.partition("=")[2] for flag in flags if flag.startswith("--from=")), None)
-            if origin is not None and not origin.startswith("model"):
-                findings.append(f"{where}: the final stage copies from '{origin}'; only the model bundle may")
+            if origin is not None and origin not in BUNDLE_STAGES:
+                findings.append(f"{where}: the final stage copies from '{origin}'; only the model bundles may")
             for source in sources if origin is None else ():
                 if re.match(r"(https?|git)://|git@", source):
                     findings.append(f"{where}: the final stage downloads {source}")
