@@ -43,7 +43,10 @@ def test_given_a_report_when_rendered_then_one_panel_per_comparison_and_threshol
 
     panels = re.findall(r'<div class="panel"><h3>([A-Za-z_]+) ', page)
     assert panels == [f["name"] for f in document["features"]] + ["prediction"]
-    assert page.count("<svg") == len(panels) + 2  # PSI chart and prediction mix
+    assert page.count("<svg") == len(panels) + 3  # PSI chart, PSI per day and prediction mix
+    for feature in document["features"]:  # one row of the per-day chart each, one cell per day
+        for day, value in document["trend"]["psi_by_day"][feature["name"]].items():
+            assert f"<title>{feature['name']} {day}: PSI {value:.3f}</title>" in page
     assert "warn 0.1</text>" in page
     assert "alert 0.25</text>" in page
     assert page.count(f'fill="{COLOURS["alert"]}"><title>') == 4  # three features and the prediction mix
@@ -67,7 +70,7 @@ def test_given_a_feature_without_reference_values_when_rendered_then_said_instea
 
     page = render(changed)
 
-    assert page.count("<svg") == len(changed["features"]) + 2  # one chart fewer than panels, plus two
+    assert page.count("<svg") == len(changed["features"]) + 3  # one chart fewer than panels, plus three
     assert "no reference values" in page
 
 

@@ -39,6 +39,7 @@ from credit_score.monitoring.reader import CaptureError, CaptureReader, Window, 
 from credit_score.monitoring.reference import load_reference, reference_fairness
 from credit_score.monitoring.report import EXIT_CODES, EXIT_ERROR, summary, write_json, write_text
 from credit_score.monitoring.stats import Counts, Thresholds, evaluate
+from credit_score.monitoring.trend import DailyCounts
 
 DEFAULT_DAYS = 7
 
@@ -166,8 +167,10 @@ def run(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
     counts = Counts(reference)
     estimates = EstimateCounts()
     fairness = FairnessCounts()
+    daily = DailyCounts(reference)
     for chunk in reader.chunks():
         counts.add(chunk)
+        daily.add(chunk)
         estimates.add(chunk)
         fairness.add(chunk)
         if joined is not None:
@@ -191,6 +194,7 @@ def run(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
         generated_at=now,
         performance=performance,
         fairness=fairness.section(reference_fairness(args.bundle, args.reference)),
+        trend=daily.section(),
     )
 
 

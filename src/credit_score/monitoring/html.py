@@ -307,6 +307,55 @@ def _fairness(fairness: dict[str, Any]) -> str:
     )
 
 
+def _trend_heatmap(trend: dict[str, Any], warn: float, alert: float) -> str:
+    """One row per field, one column per day: each day's PSI against the reference, coloured by threshold."""
+    series = trend.get("psi_by_day") or {}
+    days = sorted({day for values in series.values() for day in values})
+    if not days:
+        return '<p class="muted">no days in the window</p>'
+    label_width, cell, top = 210, max(14, min(40, 900 // len(days))), 18
+    parts = [f'<svg width="{label_width + cell * len(days) + 10}" height="{top + 18 * len(series) + 24}" '
+             'role="img" aria-label="PSI per field per day">']  # fmt: skip
+    every = max(1, round(len(days) / 12))
+    for column, day in enumerate(days):
+        if column % every == 0:
+            parts.append(f'<text x="{label_width + column * cell + cell / 2:.1f}" y="12" font-size="10" '
+                         f'text-anchor="middle">{escape(day[5:])}</text>')  # fmt: skip
+    for row, (name, values) in enumerate(series.items()):
+        y = top + row * 18
+        parts.append(f'<text x="{label_width - 8}" y="{y + 13}" font-size="12" text-anchor="end">{escape(name)}</text>')
+        for column, day in enumerate(days):
+            value = values.get(day)
+            level = (
+                "insufficient_data"
+                if value is None
+                else "alert"
+                if value >= alert
+                else "warn"
+                if value >= warn
+                else "none"
+            )
+            parts.append(f'<rect x="{label_width + column * cell}" y="{y}" width="{cell - 2}" height="16" '
+                         f'fill="{COLOURS[level]}" opacity="{0.35 if level == "none" else 0.9}">'
+                         f"<title>{escape(name)} {escape(day)}: PSI {_number(value)}</title></rect>")  # fmt: skip
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _probability_table(trend: dict[str, Any]) -> str:
+    days = trend.get("probability_by_day") or {}
+    if not days:
+        return '<p class="muted">no probabilities captured</p>'
+    head = "<tr><th>day</th><th>decisions</th><th>mean P(Poor)</th><th>mean P(Standard)</th><th>mean P(Good)</th></tr>"
+    body = "".join(
+        f"<tr><td>{escape(day)}</td><td>{entry['n']:,}</td>"
+        + "".join(f"<td>{_number(entry['mean'].get(label))}</td>" for label in ("Poor", "Standard", "Good"))
+        + "</tr>"
+        for day, entry in days.items()
+    )
+    return f"<table>{head}{body}</table>"
+
+
 def render(document: dict[str, Any]) -> str:
     """The page for one report document (``report.summary``)."""
     features = document["features"]
@@ -339,6 +388,9 @@ def render(document: dict[str, Any]) -> str:
         f"<h1>Drift report {_verdict(document['verdict'])}</h1>"
         f'<table class="facts">{facts_html}</table>'
         f"<h2>Population stability index</h2>{_psi_chart(comparisons, thresholds['warn'], thresholds['alert'])}"
+        f"<h2>PSI per field per day</h2>"
+        f"{_trend_heatmap(document.get('trend') or {}, thresholds['warn'], thresholds['alert'])}"
+        f"<h2>Probabilities per day</h2>{_probability_table(document.get('trend') or {})}"
         f"<h2>Prediction mix per day {_verdict(mix['verdict'])}</h2>{_mix_chart(reference_mix, mix['by_day'])}"
         f"<h2>Performance: estimated from probabilities, realised from outcomes</h2>"
         f"{_performance(document.get('performance') or {})}"
