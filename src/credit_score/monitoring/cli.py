@@ -35,6 +35,7 @@ from credit_score.monitoring.fairness import FairnessCounts
 from credit_score.monitoring.html import render
 from credit_score.monitoring.outcomes import Joined, OutcomesError, read_outcomes
 from credit_score.monitoring.performance import BOOTSTRAP, EstimateCounts, realized_section
+from credit_score.monitoring.quality import read_request_logs
 from credit_score.monitoring.reader import CaptureError, CaptureReader, Window, open_store, parse_bound
 from credit_score.monitoring.reference import load_reference, reference_fairness
 from credit_score.monitoring.report import EXIT_CODES, EXIT_ERROR, summary, write_json, write_text
@@ -97,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", type=Path, help="write the JSON summary here")
     parser.add_argument(
         "--outcomes", help="true Credit_Score per request_id or inference_id: CSV or JSON Lines, a file or s3://"
+    )
+    parser.add_argument(
+        "--request-logs", help="the handler's exported log lines (file or s3://): refused requests per day and kind"
     )
     parser.add_argument(
         "--bootstrap", type=_positive(int), default=BOOTSTRAP, help=f"resamples of the 95%% intervals ({BOOTSTRAP})"
@@ -195,7 +199,23 @@ def run(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
         performance=performance,
         fairness=fairness.section(reference_fairness(args.bundle, args.reference)),
         trend=daily.section(),
+        data_quality=_data_quality(drift, args.request_logs, window),
     )
+
+
+def _data_quality(drift: Any, request_logs: str | None, window: Window) -> dict[str, Any]:
+    """Refusals per day (from the request log lines, when given) and each field's missing and Unknown shares."""
+    shares = {
+        f.name: {
+            "missing": f.missing_share,
+            "reference_missing": f.reference_missing_share,
+            "unknown": f.unknown_share,
+            "reference_unknown": f.reference_unknown_share,
+        }
+        for f in drift.features
+    }
+    refusals = read_request_logs(request_logs, since=window.low, until=window.high).section() if request_logs else None
+    return {"refusals": refusals, "missing_unknown": shares}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -356,6 +356,29 @@ def _probability_table(trend: dict[str, Any]) -> str:
     return f"<table>{head}{body}</table>"
 
 
+def _data_quality(quality: dict[str, Any]) -> str:
+    """Refused requests per day and problem kind (from the request log lines), then missing and Unknown shares."""
+    refusals = quality.get("refusals")
+    if refusals and refusals.get("by_day"):
+        kinds = sorted({kind for day in refusals["by_day"].values() for kind in day["problems"]})
+        head = (
+            "<tr><th>day</th><th>requests</th><th>refused</th><th>share</th>"
+            + "".join(f"<th>{escape(kind)}</th>" for kind in kinds)
+            + "</tr>"
+        )
+        body = "".join(
+            f"<tr><td>{escape(day)}</td><td>{entry['requests']:,}</td><td>{entry['refused']:,}</td>"
+            f"<td>{_share(entry['refused_share'])}</td>"
+            + "".join(f"<td>{entry['problems'].get(kind, 0):,}</td>" for kind in kinds)
+            + "</tr>"
+            for day, entry in refusals["by_day"].items()
+        )
+        table = f"<table>{head}{body}</table>"
+    else:
+        table = '<p class="muted">no request logs given (--request-logs): refusals not counted</p>'
+    return table
+
+
 def render(document: dict[str, Any]) -> str:
     """The page for one report document (``report.summary``)."""
     features = document["features"]
@@ -396,6 +419,8 @@ def render(document: dict[str, Any]) -> str:
         f"{_performance(document.get('performance') or {})}"
         f"<h2>Fairness by age band</h2>{_fairness(document.get('fairness') or {})}"
         f"<h2>Reason codes per day</h2>{_reason_table(document.get('reason_mix', {}))}"
+        f"<h2>Data quality: refused requests per day and problem</h2>"
+        f"{_data_quality(document.get('data_quality') or {})}"
         f"<h2>Summary</h2>{_table(comparisons)}"
         f'<h2>Distributions</h2><div class="legend muted"><span style="background:{REFERENCE_COLOUR}"></span>'
         f'reference<span style="background:{CURRENT_COLOUR}"></span>current</div>'

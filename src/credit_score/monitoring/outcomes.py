@@ -32,7 +32,7 @@ import numpy as np
 from credit_score.contract import capture
 from credit_score.contract.bundle import CLASSES
 
-__all__ = ["OUTCOME", "Joined", "Outcomes", "OutcomesError", "read_outcomes"]
+__all__ = ["OUTCOME", "Joined", "Outcomes", "OutcomesError", "fetch", "read_outcomes"]
 
 OUTCOME = "Credit_Score"
 INDEX = "index"
@@ -128,7 +128,7 @@ def _rows(text: str) -> Iterator[Any]:
 
 def read_outcomes(uri: str, *, client_factory: Callable[[str], Any] | None = None) -> Outcomes:
     """Every outcome of ``uri`` (a file, ``file://`` or ``s3://bucket/key``); OutcomesError when unreadable."""
-    data = _fetch(uri, client_factory)
+    data = fetch(uri, client_factory)
     if uri.endswith(".gz"):
         try:
             data = gzip.decompress(data)
@@ -152,21 +152,22 @@ def read_outcomes(uri: str, *, client_factory: Callable[[str], Any] | None = Non
     return outcomes
 
 
-def _fetch(uri: str, client_factory: Callable[[str], Any] | None) -> bytes:
+def fetch(uri: str, client_factory: Callable[[str], Any] | None = None, *, what: str = "outcomes") -> bytes:
+    """The bytes of one local file or ``s3://bucket/key`` object (``what`` names it in errors)."""
     try:
         location = capture.parse_location(uri)
     except ValueError as error:
-        raise OutcomesError(f"the outcomes URI {error}") from None
+        raise OutcomesError(f"the {what} URI {error}") from None
     if location.scheme == "file":
         path = Path(location.folder or uri)
         try:
             if path.stat().st_size > MAX_OUTCOME_BYTES:
-                raise OutcomesError(f"outcomes {path} is larger than {MAX_OUTCOME_BYTES} bytes; split it")
+                raise OutcomesError(f"{what} {path} is larger than {MAX_OUTCOME_BYTES} bytes; split it")
             return path.read_bytes()
         except OSError as error:
-            raise OutcomesError(f"outcomes {path}: {error.strerror or type(error).__name__}") from None
+            raise OutcomesError(f"{what} {path}: {error.strerror or type(error).__name__}") from None
     if location.scheme != "s3" or not location.prefix:
-        raise OutcomesError("the outcomes URI must be s3://bucket/key or a local file")
+        raise OutcomesError(f"the {what} URI must be s3://bucket/key or a local file")
     from botocore.exceptions import BotoCoreError, ClientError
 
     from credit_score.monitoring.reader import s3_client
@@ -176,11 +177,11 @@ def _fetch(uri: str, client_factory: Callable[[str], Any] | None) -> bytes:
         data = body.read(MAX_OUTCOME_BYTES + 1)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "error")
-        raise OutcomesError(f"outcomes s3://{location.bucket}/{location.prefix}: {code}") from None
+        raise OutcomesError(f"{what} s3://{location.bucket}/{location.prefix}: {code}") from None
     except BotoCoreError as error:
-        raise OutcomesError(f"outcomes s3://{location.bucket}: {type(error).__name__}") from None
+        raise OutcomesError(f"{what} s3://{location.bucket}: {type(error).__name__}") from None
     if len(data) > MAX_OUTCOME_BYTES:
-        raise OutcomesError(f"outcomes object is larger than {MAX_OUTCOME_BYTES} bytes; split it")
+        raise OutcomesError(f"{what} object is larger than {MAX_OUTCOME_BYTES} bytes; split it")
     return data
 
 

@@ -41,6 +41,7 @@ def summary(
     performance: dict[str, Any] | None = None,
     fairness: dict[str, Any] | None = None,
     trend: dict[str, Any] | None = None,
+    data_quality: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report document; ``reference`` says where the profile came from (source, model, rows)."""
     return {
@@ -65,6 +66,7 @@ def summary(
         "prediction_mix": {**_feature(drift.prediction), "by_day": drift.by_day},
         "reason_mix": drift.reason_mix,
         "performance": performance or {"estimated": {}, "realized": None, "outcomes": None},
+        "data_quality": data_quality or {"refusals": None, "missing_unknown": {}},
         "trend": trend or {"psi_by_day": {}, "probability_by_day": {}},
         "fairness": fairness or {"age_bands": {}, "air": {}, "flagged": [], "by_month": {}, "reference": None},
     }
