@@ -17,7 +17,7 @@ import pytest
 import simplejson
 
 import app
-from credit_score.contract.fields import FIELD_NAMES, FIELDS
+from credit_score.contract.fields import FIELD_NAMES, FIELDS, NUMERIC_NAMES
 from credit_score.contract.reasons import REASONS_BY_CODE
 from credit_score.runtime import config
 from credit_score.runtime.events import detect
@@ -132,6 +132,8 @@ def test_given_the_longest_answer_the_contract_can_give_when_measured_then_withi
     answer = json.loads(response["body"])["predictions"][0]
     plain = {k: v for k, v in answer.items() if k not in ("reasons", "contributions")}
     plain["probabilities"] = dict.fromkeys(plain["probabilities"], 0.123456)
+    plain["decision"] = {name: {"p": 0.123456, "cutoff": 0.123456} for name in plain["decision"]}
+    plain["missing_fields"] = list(NUMERIC_NAMES)  # every number sent as null
     assert _per_record(plain) <= config.ANSWER_BYTES_PLAIN
 
     candidates = [
