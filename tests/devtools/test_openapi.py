@@ -330,3 +330,84 @@ def test_given_a_number_sent_as_null_when_checked_then_the_document_and_the_hand
         requests.validate({"data": {**record, "Credit_Mix": None}})  # a category's null stays refused
     with pytest.raises(JsonSchemaError):
         response_schema("/predict", "post", 200).validate({**document, "missing_fields": ["Credit_Mix"]})
+
+
+# ---------------------------------------------------------------- what the API page shows
+
+
+def test_given_the_paths_when_documented_then_one_operation_each_and_only_the_deployed_routes():
+    assert set(DOCUMENT["paths"]) == {"/predict", "/health"}  # the template's routes (infra/template.yaml)
+    assert all(len(operations) == 1 for operations in DOCUMENT["paths"].values())
+
+
+def test_given_the_flags_when_documented_then_each_with_its_default_in_body_query_and_header():
+    operation = DOCUMENT["paths"]["/predict"]["post"]
+    query = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    header = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+    body = SCHEMAS["SingleRequest"]["properties"]
+    assert (body["explain"]["default"], body["contributions"]["default"]) == (True, False)
+    assert (query["explain"]["schema"]["default"], query["contributions"]["schema"]["default"]) == ("true", "false")
+    assert query["lang"]["schema"]["enum"] == body["lang"]["enum"] == ["en", "pt"]
+    assert "else en" in query["lang"]["description"]
+    assert "Accept-Language" in header
+    assert "q-values" in header["Accept-Language"]["description"]
+    for shape in ("BatchRequest", "DataframeRecordsRequest", "InstancesRequest", "DataframeSplitRequest"):
+        assert SCHEMAS[shape]["properties"]["explain"] == body["explain"]
+
+
+def test_given_the_request_examples_when_validated_then_every_payload_shape_is_shown_and_valid():
+    content = DOCUMENT["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+    examples = content["examples"]
+    shown = {key for example in examples.values() for key in example["value"] if key in openapi.SHAPES}
+    assert shown == set(openapi.SHAPES)
+    assert any(
+        isinstance(example["value"]["data"], list) for example in examples.values() if "data" in example["value"]
+    )
+    for example in examples.values():
+        request_validator().validate(example["value"])
+
+
+def _properties(schema, path=""):
+    for name, prop in schema.get("properties", {}).items():
+        yield f"{path}{name}", prop
+        yield from _properties(prop, f"{path}{name}.")
+
+
+@pytest.mark.parametrize("name", [*openapi._ANSWERS, "Error400", "Error404", "Error405", "Error413", "Error500",
+                                  "ValidationError"])  # fmt: skip
+def test_given_an_answer_or_error_schema_when_documented_then_every_field_is_described(name):
+    undescribed = [path for path, prop in _properties(SCHEMAS[name]) if not prop.get("description")]
+    assert undescribed == [], f"{name}: describe these fields"
+
+
+@pytest.fixture(scope="module")
+def answered(tiny_bundle):  # noqa: F811 - the imported fixture
+    from credit_score.devtools.examples import answer_all
+
+    answers = answer_all(tiny_bundle)
+    return answers, openapi.document(max_batch_size=50, max_body_bytes=4096, answers=answers)
+
+
+def test_given_a_bundle_when_the_examples_are_answered_then_each_gets_its_documented_status(answered):
+    answers, _ = answered
+    assert {name: answer["status"] for name, answer in answers.items()} == {
+        name: example.status for name, example in openapi.EXAMPLE_REQUESTS.items()
+    }
+
+
+def test_given_the_answers_when_put_in_the_document_then_every_status_has_a_valid_example(answered):
+    _, document = answered
+    validate_spec(document)
+    components = {"components": document["components"]}
+    responses = dict(document["paths"]["/predict"]["post"]["responses"])
+    for status, response in list(responses.items()):
+        if "$ref" in response:
+            responses[status] = document["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    assert set(responses) == {"200", "400", "405", "413", "422", "500"}
+    for status, response in responses.items():
+        content = response["content"]["application/json"]
+        assert content.get("examples"), f"no example for {status}"
+        for example in content["examples"].values():
+            Draft202012Validator({**content["schema"], **components}).validate(example["value"])
+    health = document["paths"]["/health"]["get"]["responses"]["200"]["content"]["application/json"]
+    Draft202012Validator({**health["schema"], **components}).validate(health["examples"]["health"]["value"])

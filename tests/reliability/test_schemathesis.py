@@ -61,14 +61,7 @@ def test_given_running_server_when_document_fetched_then_it_is_the_one_under_tes
         assert json.loads(response.read()) == DOCUMENT
 
 
-@SCHEMA.exclude(path="/").parametrize()
+@SCHEMA.parametrize()
 @RUN
 def test_given_documented_operations_when_fuzzed_over_http_then_every_check_holds(case, server):
-    case.call_and_validate(base_url=server.url, timeout=30)
-
-
-@pytest.mark.slow
-@SCHEMA.include(path="/").parametrize()
-@RUN
-def test_given_root_prediction_path_when_fuzzed_over_http_then_every_check_holds(case, server):
     case.call_and_validate(base_url=server.url, timeout=30)

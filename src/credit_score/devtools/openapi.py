@@ -15,6 +15,8 @@ in any case, and ``_`` placeholders as Unknown. Standard library only: it runs i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from credit_score.contract.bundle import CLASSES
@@ -50,8 +52,84 @@ EXAMPLE_RECORD: dict[str, str] = {
     "Payment_of_Min_Amount": "No",
     "Payment_Behaviour": "High_spent_Large_value_payments",
 }
+# A second applicant for the batch examples: thinner file, late payments, more debt.
+SECOND_RECORD: dict[str, str] = {
+    **EXAMPLE_RECORD,
+    "Annual_Income": "19114.12",
+    "Monthly_Inhand_Salary": "1824.84",
+    "Num_Credit_Card": "7",
+    "Interest_Rate": "26",
+    "Num_of_Loan": "5",
+    "Delay_from_due_date": "35",
+    "Num_of_Delayed_Payment": "19",
+    "Outstanding_Debt": "3800",
+    "Credit_History_Age": "86",
+    "Credit_Mix": "Bad",
+    "Payment_of_Min_Amount": "Yes",
+}
+PREDICT_PATH = "/predict"
+HEALTH_PATH = "/health"
 _REF = "#/components/schemas/"
 _LABELS = [label for _, label in CLASSES]
+
+
+@dataclass(frozen=True)
+class ExampleRequest:
+    """One request the documents show, with the status it gets; its answer is the served handler's
+    (``credit_score.devtools.examples`` sends it and writes the answer into the docs and this document)."""
+
+    summary: str
+    status: int
+    body: Any = None  # JSON, or bytes sent as they are
+    method: str = "POST"
+    path: str = PREDICT_PATH
+    query: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    environment: tuple[tuple[str, str], ...] = ()  # settings of the service that answers it, beside the bundle
+
+
+def _split(records: list[dict[str, str]]) -> dict[str, Any]:
+    columns = list(records[0])
+    return {"columns": columns, "data": [[record[name] for name in columns] for record in records]}
+
+
+_INVALID = {**{k: v for k, v in EXAMPLE_RECORD.items() if k != "Credit_Mix"}, "Age": "-5", "Num_of_Loan": "2.5"}
+EXAMPLE_REQUESTS: dict[str, ExampleRequest] = {
+    "single": ExampleRequest("one record (data.json): one answer, explained", 200, {"data": EXAMPLE_RECORD}),
+    "batch": ExampleRequest("a batch under data: answers in order", 200, {"data": [EXAMPLE_RECORD, SECOND_RECORD]}),
+    "dataframe_records": ExampleRequest(
+        "MLflow dataframe_records", 200, {"dataframe_records": [EXAMPLE_RECORD, SECOND_RECORD]}
+    ),
+    "instances": ExampleRequest("MLflow instances", 200, {"instances": [EXAMPLE_RECORD, SECOND_RECORD]}),
+    "dataframe_split": ExampleRequest(
+        "MLflow dataframe_split", 200, {"dataframe_split": _split([EXAMPLE_RECORD, SECOND_RECORD])}
+    ),
+    "unexplained": ExampleRequest(
+        "explain=false: label, probabilities and decision only", 200, {"data": SECOND_RECORD, EXPLAIN: False}
+    ),
+    "contributions_pt": ExampleRequest(
+        "contributions=true, lang=pt: every field's contribution, reasons in Portuguese",
+        200,
+        {"data": SECOND_RECORD, CONTRIBUTIONS: True, LANG: "pt"},
+    ),
+    "health": ExampleRequest("the served model", 200, method="GET", path=HEALTH_PATH),
+    "bad_json": ExampleRequest("400: the body is not JSON", 400, b'{"data": {"Age": '),
+    "not_found": ExampleRequest("404: a GET on an unknown path", 404, method="GET", path="/nowhere"),
+    "method_not_allowed": ExampleRequest("405: a method other than GET and POST", 405, method="DELETE"),
+    "too_large": ExampleRequest(
+        "413: more records than MAX_BATCH_SIZE (here 1)",
+        413,
+        {"data": [EXAMPLE_RECORD, SECOND_RECORD]},
+        environment=(("MAX_BATCH_SIZE", "1"),),
+    ),
+    "invalid": ExampleRequest("422: every problem of every record at once", 422, {"data": _INVALID}),
+    "invalid_pt": ExampleRequest(
+        "422 in Portuguese (Accept-Language: pt-BR)",
+        422,
+        {"data": _INVALID},
+        headers=(("Accept-Language", "pt-BR,pt;q=0.9"),),
+    ),
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -210,14 +288,26 @@ def _split_schema(max_batch_size: int) -> dict[str, Any]:
 _FLAG_TEXT = {
     EXPLAIN: "false skips the reasons (bulk scoring); default true",
     CONTRIBUTIONS: "true adds every field's contribution, the base value and the explained margin; default false",
-    LANG: "language of the reason texts; default from Accept-Language, else en",
+    LANG: (
+        "language of the reason texts and error messages; default: the first of en, pt in Accept-Language "
+        "(q-values honoured), else en"
+    ),
 }
+_FLAG_DEFAULTS: dict[str, bool] = {EXPLAIN: True, CONTRIBUTIONS: False}
+ACCEPT_LANGUAGE_TEXT = (
+    "used when no `lang` flag is given: the first of en, pt it names (q-values honoured, `pt-BR` counts as pt) "
+    "picks the language of reasons and error messages; absent or neither: en"
+)
 
 
 def _flag_schemas() -> dict[str, Any]:
     return {
-        EXPLAIN: {"type": "boolean", "description": _FLAG_TEXT[EXPLAIN]},
-        CONTRIBUTIONS: {"type": "boolean", "description": _FLAG_TEXT[CONTRIBUTIONS]},
+        EXPLAIN: {"type": "boolean", "default": _FLAG_DEFAULTS[EXPLAIN], "description": _FLAG_TEXT[EXPLAIN]},
+        CONTRIBUTIONS: {
+            "type": "boolean",
+            "default": _FLAG_DEFAULTS[CONTRIBUTIONS],
+            "description": _FLAG_TEXT[CONTRIBUTIONS],
+        },
         LANG: {"type": "string", "enum": list(LANGUAGES), "description": _FLAG_TEXT[LANG]},
     }
 
@@ -427,12 +517,22 @@ def error_codes() -> dict[int, list[str]]:
 def _error_schema(codes: list[str], *, details: bool = False) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "error": {"type": "string", "enum": codes},
-        "message": {"type": "string", "description": "written by the service; never quotes the request"},
+        "message": {"type": "string"},
         "request_id": {"type": "string"},
     }
     required = ["error", "message", "request_id"]
     if details:
         properties["details"] = {"type": "array", "items": _ref("Problem"), "minItems": 1}
+        properties["problem_count"] = {"type": "integer", "minimum": 1}
+        properties["counts"] = {
+            "type": "object",
+            "properties": {
+                "by_field": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}},
+                "by_problem": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}},
+            },
+            "required": ["by_field", "by_problem"],
+        }
+        properties["truncated"] = {"type": "boolean"}
         required.append("details")
     return {"type": "object", "properties": properties, "required": required}
 
@@ -498,8 +598,12 @@ def _predict_operation(max_batch_size: int, operation_id: str) -> dict[str, Any]
                     "name": name,
                     "in": "query",
                     "required": False,
-                    "schema": {"type": "string", "enum": ["true", "false"]},
-                    "description": _FLAG_TEXT[name],
+                    "schema": {
+                        "type": "string",
+                        "enum": ["true", "false"],
+                        "default": str(_FLAG_DEFAULTS[name]).lower(),
+                    },
+                    "description": _FLAG_TEXT[name] + " (a flag in the body wins)",
                 }
                 for name in (EXPLAIN, CONTRIBUTIONS)
             ),
@@ -508,14 +612,15 @@ def _predict_operation(max_batch_size: int, operation_id: str) -> dict[str, Any]
                 "in": "query",
                 "required": False,
                 "schema": {"type": "string", "enum": list(LANGUAGES)},
-                "description": _FLAG_TEXT[LANG],
+                "description": _FLAG_TEXT[LANG] + " (a flag in the body wins)",
             },
             {
                 "name": "Accept-Language",
                 "in": "header",
                 "required": False,
                 "schema": {"type": "string"},
-                "description": "picks en or pt for the reason texts when no lang flag is given",
+                "example": "pt-BR,pt;q=0.9,en;q=0.5",
+                "description": ACCEPT_LANGUAGE_TEXT,
             },
         ],
         "requestBody": {
@@ -524,8 +629,9 @@ def _predict_operation(max_batch_size: int, operation_id: str) -> dict[str, Any]
                 "application/json": {
                     "schema": {"oneOf": [_ref(name) for name in shapes]},
                     "examples": {
-                        "single": {"summary": "one record", "value": {"data": EXAMPLE_RECORD}},
-                        "batch": {"summary": "a batch", "value": {"dataframe_records": [EXAMPLE_RECORD]}},
+                        name: {"summary": example.summary, "value": example.body}
+                        for name, example in EXAMPLE_REQUESTS.items()
+                        if example.path == PREDICT_PATH and example.status == 200
                     },
                 }
             },
@@ -544,8 +650,29 @@ def _predict_operation(max_batch_size: int, operation_id: str) -> dict[str, Any]
     }
 
 
-def document(*, max_batch_size: int = 1000, max_body_bytes: int = 6 * 1024 * 1024) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the API served by ``app.handler`` (and ``credit_score.devtools.serve``)."""
+def _with_answers(document: dict[str, Any], answers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The document with the served model's answers to :data:`EXAMPLE_REQUESTS` as response examples."""
+    paths, responses = document["paths"], document["components"]["responses"]
+    successes = {PREDICT_PATH: paths[PREDICT_PATH]["post"], HEALTH_PATH: paths[HEALTH_PATH]["get"]}
+    for name, answer in answers.items():
+        example, status = EXAMPLE_REQUESTS[name], answer["status"]
+        target = successes[example.path]["responses"]["200"] if status == 200 else responses[_RESPONSE_NAMES[status]]
+        content = target["content"]["application/json"]
+        content.setdefault("examples", {})[name] = {"summary": example.summary, "value": answer["answer"]}
+    return document
+
+
+def document(
+    *,
+    max_batch_size: int = 1000,
+    max_body_bytes: int = 6 * 1024 * 1024,
+    answers: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API served by ``app.handler`` (and ``credit_score.devtools.serve``).
+
+    ``answers`` (:func:`credit_score.devtools.examples.answer_all` on a bundle) become the response examples:
+    the local server passes its model's, so the page shows what this model answers.
+    """
     codes = error_codes()
     schemas: dict[str, Any] = {f"field.{f.name}": field_schema(f) for f in FIELDS}
     schemas["Record"] = _record_schema()
@@ -554,23 +681,24 @@ def document(*, max_batch_size: int = 1000, max_body_bytes: int = 6 * 1024 * 102
     for status in (400, 404, 405, 413, 500):
         schemas[f"Error{status}"] = _error_schema(codes[status])
     schemas["ValidationError"] = _error_schema(codes[422], details=True)
-    return {
+    built = {
         "openapi": OPENAPI_VERSION,
         "info": {
             "title": "Credit score prediction",
             "version": API_VERSION,
             "description": (
-                "Predicts Poor (0), Standard (1) or Good (2) for credit applications. POST on any path "
-                "predicts; GET /health describes the model; a GET on any other path is answered 404 (NotFound) "
-                f"and any other method 405 (MethodNotAllowed). Bodies up to {max_body_bytes} bytes. "
-                "Validation problems are reported all at once, "
-                "per field and record, without echoing the values."
+                "Predicts Poor (0), Standard (1) or Good (2) for credit applications, with the cut-offs that "
+                "decided the label and the reasons behind it. The deployed API routes POST /predict and GET "
+                "/health only (and requires SigV4 or a JWT); the handler itself, as the local server and a direct "
+                "invocation reach it, predicts on a POST to any path, answers a GET on any other path 404 "
+                f"(not_found) and any other method 405 (method_not_allowed). Bodies up to {max_body_bytes} bytes. "
+                "Validation problems are reported all at once, per field and record, without echoing the values; "
+                "error messages follow the language of the reasons."
             ),
         },
         "paths": {
-            "/predict": {"post": _predict_operation(max_batch_size, "predict")},
-            "/": {"post": _predict_operation(max_batch_size, "predictAtRoot")},
-            "/health": {
+            PREDICT_PATH: {"post": _predict_operation(max_batch_size, "predict")},
+            HEALTH_PATH: {
                 "get": {
                     "operationId": "health",
                     "summary": "The served model",
@@ -594,3 +722,70 @@ def document(*, max_batch_size: int = 1000, max_body_bytes: int = 6 * 1024 * 102
             },
         },
     }
+    _describe(schemas)
+    internal = built["components"]["responses"][_RESPONSE_NAMES[500]]["content"]["application/json"]
+    internal["examples"] = {
+        "internal_error": {
+            "summary": "500: a fault of ours or no loadable model; the reason is in the log, under this request id",
+            "value": {**errors.ServiceError().body(), "request_id": _SAMPLE_REQUEST_ID},
+        }
+    }
+    return _with_answers(built, answers or {})
+
+
+_SAMPLE_REQUEST_ID = "0f5a1c9e-3b7d-4e2a-9c61-8d2f4b7a5e10"
+# Every property of every answer and error, described (test_openapi checks that none is left out).
+_PROPERTY_TEXT: dict[str, str] = {
+    "prediction": "class code: 0 Poor, 1 Standard, 2 Good (the old service's field, kept)",
+    "label": "the class name of `prediction`",
+    "probabilities": "probability of each class, rounded to 6 decimals; they add up to 1",
+    "decision": "the two cumulative probabilities and the cut-offs that decided `label`",
+    "reasons": (
+        f"at most {REASON_COUNT} reasons, strongest first, in the answer's language; absent when explain=false"
+    ),
+    "contributions": "every field's exact contribution to the explained margin; only with contributions=true",
+    "version": "registered model version that answered",
+    "model": "registered model name",
+    "request_id": "the server's id of this request (the Lambda request id); quote it when reporting a problem",
+    "predictions": "one answer per record, in the order sent",
+    "status": "`ok` when the model is loaded and serving",
+    "alias": "the registry alias the bundle was chosen by (e.g. champion), null when chosen by version",
+    "error": "the error code: stable, in English, whatever the language",
+    "message": "what went wrong, in the answer's language (en or pt); never quotes the request",
+    "details": "the problems one by one (the first 100), each naming its field and record",
+    "problem_count": "how many problems were found in all",
+    "counts": "all problems counted by field and by problem kind",
+    "truncated": "true when details lists fewer problems than problem_count",
+    "field": "the field's name",
+    "index": "the record's position in the request (0 for a single record)",
+    "problem": "the kind of problem, a stable code",
+    "code": "stable reason code (R01_...), for notices and dashboards",
+    "direction": "which way the field counted against the applicant: too_high, too_low or unfavourable (a category)",
+    "better": "categories of the field that would score better (categories only)",
+    "text": "the reason in the answer's language",
+    "margin": "the explained booster and its raw score",
+    "base_value": "the explained booster's average margin; plus every field's contribution gives margin.value",
+    "fields": "each field's contribution (log-odds); negative counts against the applicant",
+    "name": "which booster: standard_or_better (Poor answers) or good_given_standard (Standard and Good)",
+    "value": "the explained booster's raw score (log-odds)",
+    "p": "the cumulative probability, rounded as printed",
+    "cutoff": "the cut-off it is compared with",
+    "missing_fields": "the fields sent as null (or a missing-value placeholder), scored as missing; [] when none",
+    "by_field": "problems per field name",
+    "by_problem": "problems per problem kind",
+    **{label: f"probability of {label} (class {code})" for code, label in CLASSES},
+    **{name: f"contribution of {name} (log-odds)" for name in FIELD_NAMES},
+}
+_ANSWERS = ("Answer", "Prediction", "Predictions", "Health", "Problem", "Reason", "Contributions", "Decision")
+
+
+def _describe(schemas: dict[str, Any]) -> None:
+    """Give every property of the answer and error schemas a description where it has none."""
+    error_schemas = [name for name in schemas if name.startswith("Error") or name == "ValidationError"]
+    pending = [schemas[name] for name in (*_ANSWERS, *error_schemas) if name in schemas]
+    while pending:
+        schema = pending.pop()
+        for name, prop in schema.get("properties", {}).items():
+            if "description" not in prop and name in _PROPERTY_TEXT:
+                prop["description"] = _PROPERTY_TEXT[name]
+            pending.append(prop)

@@ -431,15 +431,25 @@ def _log(line: dict[str, Any]) -> None:
 
 
 def make_server(
-    host: str = "127.0.0.1", port: int = 8080, *, handler: Handler | None = None, settings: Settings | None = None
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    handler: Handler | None = None,
+    settings: Settings | None = None,
+    answers: dict[str, Any] | None = None,
 ) -> Server:
-    """A bound, not yet serving server (``serve_forever`` starts it; ``server.url`` says where)."""
+    """A bound, not yet serving server (``serve_forever`` starts it; ``server.url`` says where).
+
+    ``answers`` (:func:`credit_score.devtools.examples.answer_all`) become the API page's response examples.
+    """
     settings = settings or Settings.from_env()
     if handler is None:
         import app
 
         handler = app.handler
-    document = openapi.document(max_batch_size=settings.max_batch_size, max_body_bytes=settings.max_body_bytes)
+    document = openapi.document(
+        max_batch_size=settings.max_batch_size, max_body_bytes=settings.max_body_bytes, answers=answers
+    )
     gateway = Gateway(handler, max_body_bytes=settings.max_body_bytes, document=document, model_dir=settings.model_dir)
     return Server(host, port, gateway, handler=RequestHandler)
 
@@ -486,9 +496,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[MODEL_DIR] = str(args.model_dir or os.environ.get(MODEL_DIR) or Path("model").resolve())
     try:
         settings = Settings.from_env()
+        answers = None
         if not args.allow_no_model:  # a missing bundle stops here, not as a 500 to every request
+            from credit_score.devtools.examples import answer_all
+
             Model.load(settings.model_dir, threads=settings.model_threads)
-        server = make_server(args.host, args.port, settings=settings)
+            answers = answer_all(settings.model_dir)  # the page's examples: this model's answers, never captured
+        server = make_server(args.host, args.port, settings=settings, answers=answers)
     except ConfigError as error:
         print(f"{PROG}: error: configuration: {error.reason}", file=sys.stderr)
         return 2
