@@ -9,7 +9,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export DO_NOT_TRACK ?= true
 CAPTURE_URI ?= $(CURDIR)/capture
 
-.PHONY: demo test test-fast bench-book lint-imports lint lint-infra lint-sam format serve bench drift clean image-test image-test-registry
+.PHONY: demo test test-fast bench-book lint-imports lint lint-infra lint-sam format serve bench drift clean image-test image-test-registry docs-examples
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ serve: $(VENV)/.build-installed
 $(VENV)/.spark-installed: $(VENV)/.dev-installed requirements-spark.txt
 	$(PIP) install -q -r requirements-spark.txt
 	touch $@
+
+## docs-examples: send every documented example to the demo model (make demo builds model/), keep the answers
+## in docs/examples.json and rewrite each <!-- example: NAME --> block of README.md and docs/*.md
+docs-examples: $(VENV)/.build-installed
+	@test -f model/metadata.json || $(MAKE) demo
+	$(BIN)/python -m credit_score.devtools.examples --model-dir model
 
 $(VENV)/.bench-installed: $(VENV)/.dev-installed requirements-bench.txt
 	$(PIP) install -q -r requirements-bench.txt
