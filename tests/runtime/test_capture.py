@@ -12,13 +12,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
+import botocore.exceptions
 import numpy as np
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from credit_score.contract.capture import object_key
 from credit_score.contract.decision import decide, label_code
 from credit_score.contract.fields import FIELDS_BY_NAME
 from credit_score.runtime.capture import (
+    ATTEMPTS,
     FIREHOSE_MAX_BYTES,
     FIREHOSE_MAX_RECORDS,
     Capture,
@@ -246,7 +249,7 @@ class FlakyFirehose:
 
 def test_given_firehose_refusing_some_records_when_captured_then_only_those_are_retried():
     fake = FlakyFirehose({1: 1, 3: 2})
-    sink = FirehoseSink("s", client_factory=lambda _: fake, sleep=lambda _: None)
+    sink = FirehoseSink("s", client_factory=lambda *_: fake, sleep=lambda _: None)
     lines = [json.dumps({"n": n}).encode() + b"\n" for n in range(5)]
     assert sink.put("k", lines) == []
     assert fake.calls == [[0, 1, 2, 3, 4], [1, 3], [3]]
@@ -255,7 +258,7 @@ def test_given_firehose_refusing_some_records_when_captured_then_only_those_are_
 def test_given_firehose_refusing_a_record_every_time_when_captured_then_it_falls_back_alone():
     fake = FlakyFirehose({2: 99})
     stream = io.StringIO()
-    sink = FirehoseSink("s", client_factory=lambda _: fake, sleep=lambda _: None)
+    sink = FirehoseSink("s", client_factory=lambda *_: fake, sleep=lambda _: None)
     capture = Capture(sink, log=Log("t", stream=stream))
     records = [{"n": n} for n in range(4)]
     assert capture.write(records, "k") == 1
@@ -309,7 +312,7 @@ def test_given_s3_answering_slow_down_when_captured_then_bounded_retries_and_ful
     capture = build_capture("s3://bucket/p", log=Log("t", stream=stream))
     records = records_for(3)
     assert capture.write(records, "k.jsonl") == 3
-    assert slow_down_endpoint.attempts == 2, "botocore standard mode: two attempts in all, then give up"
+    assert slow_down_endpoint.attempts == ATTEMPTS, "our attempts only: botocore's own retries are off"
     lines = log_lines(stream)
     assert [line["message"] for line in lines] == ["capture_fallback"] * 3
     assert [line["record"] for line in lines] == records
@@ -365,7 +368,7 @@ def test_given_malformed_uri_when_built_then_config_error_naming_the_key(uri):
 
 def test_given_boto3_when_sink_built_then_no_client_until_first_write(monkeypatch):
     made = []
-    sink = S3Sink("b", "p", client_factory=lambda service: made.append(service))
+    sink = S3Sink("b", "p", client_factory=lambda service, timeout_s: made.append(service))
     assert made == []
     with pytest.raises(AttributeError):
         sink.put("k", [b"{}\n"])
@@ -376,3 +379,46 @@ def test_given_boto3_when_sink_built_then_no_client_until_first_write(monkeypatc
 def test_given_sampling_percent_when_sampling_then_that_share_of_invocations(percent, low, high):
     capture = Capture(LocalSink(Path("/unused")), log=Log("t"), sampling_percent=percent, rng=random.Random(4))
     assert low <= sum(capture.sampled() for _ in range(1000)) <= high
+
+
+class _LandsThenTimesOut:
+    """A real moto client whose first PutObject is stored, then reported as a read timeout: the client
+    gave up on a PUT that S3 completed, the case that used to store and log the same records."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.calls: list[dict] = []
+
+    def put_object(self, **params):
+        self.calls.append(params)
+        answer = self.client.put_object(**params)
+        if len(self.calls) == 1:
+            raise ReadTimeoutError(endpoint_url="http://s3")
+        return answer
+
+
+def test_given_a_put_that_landed_after_its_timeout_when_retried_then_412_counts_as_stored_once(aws):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="capture-once", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    flaky = _LandsThenTimesOut(s3)
+    stream = io.StringIO()
+    capture = build_capture("s3://capture-once/p", log=Log("t", stream=stream), client_factory=lambda *_: flaky)
+    records = records_for(3)
+    assert capture.write(records, "k.jsonl") == 0
+    assert stream.getvalue() == "", "stored, so not logged"
+    assert [call["IfNoneMatch"] for call in flaky.calls] == ["*", "*"], "every PUT is conditional"
+    [stored] = s3.list_objects_v2(Bucket="capture-once")["Contents"]
+    body = s3.get_object(Bucket="capture-once", Key=stored["Key"])["Body"].read().decode()
+    assert [json.loads(line) for line in body.splitlines()] == records
+    assert capture.breaker.allow()
+
+
+def test_given_an_existing_object_when_put_with_if_none_match_then_moto_answers_412_as_s3_does(aws):
+    """moto (server mode) implements If-None-Match: * as S3 does: 412 PreconditionFailed, object kept."""
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="capture-412", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket="capture-412", Key="k", Body=b"first", IfNoneMatch="*")
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        s3.put_object(Bucket="capture-412", Key="k", Body=b"second", IfNoneMatch="*")
+    assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
+    assert s3.get_object(Bucket="capture-412", Key="k")["Body"].read() == b"first"

@@ -11,10 +11,12 @@ import pytest
 
 from credit_score.runtime import capture
 from credit_score.runtime.capture import (
+    AFTER_ANSWER_BUDGET_S,
     ATTEMPTS,
     BREAKER_FAILURES,
     CIRCUIT_OPEN,
     MARGIN_S,
+    MIN_ATTEMPT_S,
     OUT_OF_TIME,
     Breaker,
     Capture,
@@ -24,6 +26,7 @@ from credit_score.runtime.capture import (
 from credit_score.runtime.config import Settings, capture_after_answer
 from credit_score.runtime.errors import ConfigError
 from credit_score.runtime.logs import Log
+from credit_score.runtime.service import Service
 from tests.support.moto import fake_aws_environment
 
 
@@ -43,13 +46,15 @@ class FlakySink:
         self.cost_s = cost_s
         self.failing = True
         self.calls = 0
+        self.timeouts: list[float] = []
         self.stored: list[bytes] = []
 
     def ready(self):
         self.clock.now += 5.0  # building a client is slow, and outside the budget
 
-    def put(self, key, lines):
+    def put(self, key, lines, timeout_s):
         self.calls += 1
+        self.timeouts.append(round(timeout_s, 6))
         self.clock.now += self.cost_s
         if self.failing:
             raise ConnectionError("down")
@@ -65,9 +70,9 @@ def capture_with(sink, clock: Clock, stream: io.StringIO, **options) -> Capture:
     return Capture(sink, log=Log("t", stream=stream), breaker=Breaker(clock=clock), clock=clock, **options)
 
 
-def test_given_budget_when_client_options_derived_then_one_attempt_fits_half_and_botocore_does_not_retry():
+def test_given_an_attempt_timeout_when_client_options_derived_then_connect_and_read_fill_it_and_no_botocore_retry():
     options = client_options(0.3)
-    assert options["connect_timeout"] + options["read_timeout"] == pytest.approx(0.15)
+    assert options["connect_timeout"] + options["read_timeout"] == pytest.approx(0.3)
     assert options["retries"]["total_max_attempts"] == 1
 
 
@@ -79,9 +84,23 @@ def test_given_fast_failures_when_stored_then_every_attempt_made_then_fallback()
     assert fallback_reasons(stream) == ["ConnectionError"]
 
 
-def test_given_a_slow_failure_when_another_attempt_would_overrun_the_budget_then_no_second_attempt():
+def test_given_a_budget_when_stored_then_the_first_attempt_may_use_all_of_it():
     clock, stream = Clock(), io.StringIO()
-    sink = FlakySink(clock, cost_s=0.2)  # a second attempt could end at 0.2 + 0.15 > 0.3
+    sink = FlakySink(clock, cost_s=0.25)  # slow, within the budget
+    sink.failing = False
+    writer = capture_with(sink, clock, stream, budget_s=0.3)
+    for _ in range(3 * BREAKER_FAILURES):
+        assert writer.store([{"a": 1}], "k") == 0
+    assert sink.timeouts == [0.3] * 3 * BREAKER_FAILURES
+    assert stream.getvalue() == "", "slowness within the budget is neither a fallback nor a breaker failure"
+
+
+def test_given_a_slow_failure_when_time_is_left_then_the_retry_gets_what_is_left_and_none_below_the_minimum():
+    clock, stream = Clock(), io.StringIO()
+    sink = FlakySink(clock, cost_s=0.2)
+    capture_with(sink, clock, stream, budget_s=0.3).store([{"a": 1}], "k")
+    assert sink.timeouts == [0.3, pytest.approx(0.1)]
+    sink = FlakySink(clock, cost_s=0.3 - MIN_ATTEMPT_S / 2)
     capture_with(sink, clock, stream, budget_s=0.3).store([{"a": 1}], "k")
     assert sink.calls == 1
 
@@ -90,7 +109,7 @@ def test_given_lambda_nearly_out_of_time_when_written_then_no_attempt_and_record
     clock, stream = Clock(), io.StringIO()
     sink = FlakySink(clock)
     sink.failing = False
-    remaining_ms = int((MARGIN_S + 0.1) * 1000)  # less than one attempt's worst case after the margin
+    remaining_ms = int((MARGIN_S + MIN_ATTEMPT_S / 2) * 1000)  # less than the least attempt after the margin
     assert (
         capture_with(sink, clock, stream, budget_s=0.3).write([{"a": 1}, {"a": 2}], "k", remaining_ms=remaining_ms) == 2
     )
@@ -213,10 +232,27 @@ def test_given_a_budget_under_10_ms_or_not_whole_when_configured_then_config_err
 
 
 def test_given_budget_and_after_answer_settings_when_read_then_values_and_defaults():
-    assert Settings.from_env({"MODEL_DIR": "/m"}).capture_budget_ms == 300
+    assert Settings.from_env({"MODEL_DIR": "/m"}).capture_budget_ms is None  # the default of where capture runs
     assert Settings.from_env({"MODEL_DIR": "/m", "CAPTURE_BUDGET_MS": "750"}).capture_budget_ms == 750
     assert capture_after_answer({}) is True
     assert capture_after_answer({"CAPTURE_AFTER_ANSWER": "false"}) is False
     with pytest.raises(ConfigError) as error:
         capture_after_answer({"CAPTURE_AFTER_ANSWER": "later"})
     assert "CAPTURE_AFTER_ANSWER" in error.value.reason
+
+
+class _Flusher:
+    def defer(self, store):
+        return True
+
+
+@pytest.mark.parametrize(
+    ("flusher", "budget_ms", "expected_s"), [(None, None, 0.3), (_Flusher(), None, 2.0), (_Flusher(), 750, 0.75)]
+)
+def test_given_where_capture_runs_when_the_service_builds_it_then_the_default_budget_of_that_place(
+    tmp_path, flusher, budget_ms, expected_s
+):
+    settings = Settings(model_dir=tmp_path, capture_uri=str(tmp_path / "c"), capture_budget_ms=budget_ms)
+    service = Service(settings, log=Log("t", stream=io.StringIO()), flusher=flusher)
+    assert service.capture.budget_s == expected_s
+    assert (AFTER_ANSWER_BUDGET_S, capture.BUDGET_S) == (2.0, 0.3)

@@ -14,17 +14,31 @@ Keys are built from server parts only (``contract.capture.object_key``), and eac
 a key that would leave its prefix (:class:`UnsafeKey`: ``..`` segments, a leading ``/``, backslashes,
 control characters; the folder sink also resolves the target and checks it stays inside the folder).
 
-Capture never fails a prediction, and never holds one up for long: each invocation's store has one
-time budget (``CAPTURE_BUDGET_MS``, and never past the Lambda's remaining time minus
-:data:`MARGIN_S`). The AWS clients' connect and read timeouts are derived from it, botocore's own
-retries are off and :data:`ATTEMPTS` attempts are made only while a whole attempt still fits the
-budget, and S3 is not asked for ``100-continue`` (botocore waits a fixed second for it). After
-:data:`BREAKER_FAILURES` failed invocations in a row a circuit breaker sends records straight to the
-fallback for :data:`BREAKER_OPEN_S` seconds, then lets one invocation probe the sink. Whatever is not
-stored is logged as one ``capture_fallback`` line per record (the normalised record, never the raw
-request), so stored + fallback = sent, and counted in CaptureFailures. In Lambda the store itself
-runs after the answer (``flusher.py``); elsewhere it runs before the handler returns.
-boto3 is imported and its client built on the first capture, once per container.
+Capture never fails a prediction, loses a record or stores one twice, and never holds an answer up
+for long. Each invocation's store has one time budget (``CAPTURE_BUDGET_MS``; by default
+:data:`AFTER_ANSWER_BUDGET_S` when it runs after the answer, :data:`BUDGET_S` when the caller waits
+for it) and never runs past the Lambda's remaining time minus :data:`MARGIN_S`. A single attempt may
+use all of what is left of it (its connect and read timeouts are that time), so storage that is slow
+but within the budget stores every record, first time; another attempt follows a failure only while
+at least :data:`MIN_ATTEMPT_S` is left, with what is left. botocore's own retries are off, and S3 is
+not asked for ``100-continue`` (botocore waits a fixed second for it).
+
+Retried PUTs are idempotent and detectable: the key is deterministic per invocation (server time
+and Lambda request id) and every PUT is conditional, ``If-None-Match: *`` (S3 User Guide, "How to
+prevent object overwrites with conditional writes"): S3 answers ``412 Precondition Failed`` when the
+object exists, which can only be an earlier attempt of the same store that landed after its client
+gave up, so the retry counts it as stored, not as a fallback; a ``409 ConditionalRequestConflict``
+is retried like any failure.
+
+After :data:`BREAKER_FAILURES` failed stores in a row (errors, or no answer within the whole budget;
+never slowness within it) a circuit breaker sends records straight to the fallback for
+:data:`BREAKER_OPEN_S` seconds, then lets one store probe the sink. Whatever is not stored is logged
+as one ``capture_fallback`` line per record (the normalised record, never the raw request), so
+stored + fallback = sent, and counted in CaptureFailures. A PUT that outlives the whole budget may
+still land: that record is then stored and logged, under one ``inference_id``. In Lambda the store
+runs after the answer (``flusher.py``); elsewhere before the handler returns.
+boto3 is imported and its client built on the first capture, once per container (a retry with less
+time left uses a client with shorter timeouts, kept per :data:`TIMEOUT_STEP_S`).
 """
 
 from __future__ import annotations
@@ -52,9 +66,13 @@ from credit_score.runtime.payload import Batch
 FIREHOSE_MAX_RECORDS = 500
 FIREHOSE_MAX_BYTES = 4 * 1024 * 1024
 FIREHOSE_ATTEMPTS = 3
-BUDGET_S = 0.3
+BUDGET_S = 0.3  # capture before the answer: what the caller may wait for it
+AFTER_ANSWER_BUDGET_S = 2.0  # after the answer: billed time and the next invocation's wait, not the caller's
 MARGIN_S = 0.2
-ATTEMPTS = 2
+ATTEMPTS = 3
+MIN_ATTEMPT_S = 0.05  # no attempt is started with less time than this left
+TIMEOUT_STEP_S = 0.05  # attempt timeouts are rounded down to this step: a few clients serve them all
+ALREADY_STORED = "PreconditionFailed"  # S3's answer to If-None-Match: * on a key that exists
 BREAKER_FAILURES = 3
 BREAKER_OPEN_S = 30.0
 CIRCUIT_OPEN = "circuit_open"
@@ -76,35 +94,55 @@ def checked_key(key: str) -> str:
 
 
 class Sink(Protocol):
-    """Stores one invocation's lines; returns the indexes of lines it could not store.
+    """Stores one invocation's lines within ``timeout_s``; returns the indexes of lines it could not store.
 
     ``ready`` does the one-off setup (building the AWS client) outside the time budget: a budget
-    eaten by importing boto3 would time out a PUT that S3 then stores, and store a record twice.
+    eaten by importing boto3 would time out a PUT that S3 then stores.
     """
 
     def ready(self) -> None: ...
 
-    def put(self, key: str, lines: Sequence[bytes]) -> list[int]: ...
+    def put(self, key: str, lines: Sequence[bytes], timeout_s: float) -> list[int]: ...
 
 
-def client_options(budget_s: float) -> dict[str, Any]:
-    """botocore settings for one attempt of at most half the budget, so that a second one can fit."""
-    connect = budget_s / 10
+def client_options(timeout_s: float) -> dict[str, Any]:
+    """botocore settings for one attempt of at most ``timeout_s``, connecting included; no retries of its own."""
+    connect = timeout_s / 4
     return {
         "retries": {"mode": "standard", "total_max_attempts": 1},
         "connect_timeout": connect,
-        "read_timeout": budget_s / 2 - connect,
+        "read_timeout": timeout_s - connect,
     }
 
 
-def default_client(service: str, budget_s: float = BUDGET_S) -> Any:
-    """A boto3 client within ``budget_s``, without ``Expect: 100-continue``; honours AWS_ENDPOINT_URL."""
+def default_client(service: str, timeout_s: float = BUDGET_S) -> Any:
+    """A boto3 client for attempts of ``timeout_s``, without ``Expect: 100-continue``; honours AWS_ENDPOINT_URL."""
     import boto3
     from botocore.config import Config
 
-    client = boto3.client(service, config=Config(**client_options(budget_s)))
+    client = boto3.client(service, config=Config(**client_options(timeout_s)))
     client.meta.events.register_last(f"before-call.{service}", _no_expect)
     return client
+
+
+class _Clients:
+    """One client per attempt timeout (rounded down to :data:`TIMEOUT_STEP_S`), built on first use."""
+
+    def __init__(self, service: str, factory: Callable[[str, float], Any], budget_s: float) -> None:
+        self._service = service
+        self._factory = factory
+        self._budget_s = budget_s
+        self._clients: dict[int, Any] = {}
+
+    def ready(self) -> None:
+        self.get(self._budget_s)
+
+    def get(self, timeout_s: float) -> Any:
+        steps = max(1, int(min(timeout_s, self._budget_s) / TIMEOUT_STEP_S + 1e-9))
+        client = self._clients.get(steps)
+        if client is None:
+            client = self._clients[steps] = self._factory(self._service, steps * TIMEOUT_STEP_S)
+        return client
 
 
 def _no_expect(params: dict[str, Any], **_: Any) -> None:
@@ -121,7 +159,7 @@ class LocalSink:
     def ready(self) -> None:
         """Nothing to set up."""
 
-    def put(self, key: str, lines: Sequence[bytes]) -> list[int]:
+    def put(self, key: str, lines: Sequence[bytes], timeout_s: float = BUDGET_S) -> list[int]:
         root = self.folder.resolve()
         target = (root / checked_key(key)).resolve()
         if not target.is_relative_to(root) or target == root:
@@ -139,36 +177,43 @@ class LocalSink:
 
 
 class S3Sink:
+    """One object per invocation, written once: ``If-None-Match: *`` makes a retry of a PUT that landed
+    late a detectable no-op (``412``), counted as stored."""
+
     def __init__(
         self,
         bucket: str,
         prefix: str,
         *,
         kms_key_id: str | None = None,
-        client_factory: Callable[[str], Any] = default_client,
+        client_factory: Callable[[str, float], Any] = default_client,
+        budget_s: float = BUDGET_S,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self._extra: dict[str, str] = {"ServerSideEncryption": "AES256"}
         if kms_key_id:
             self._extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
-        self._client_factory = client_factory
-        self._client: Any = None
+        self._clients = _Clients("s3", client_factory, budget_s)
 
     def ready(self) -> None:
-        if self._client is None:
-            self._client = self._client_factory("s3")
+        self._clients.ready()
 
-    def put(self, key: str, lines: Sequence[bytes]) -> list[int]:
+    def put(self, key: str, lines: Sequence[bytes], timeout_s: float = BUDGET_S) -> list[int]:
         key = checked_key(key)
-        self.ready()
-        self._client.put_object(
-            Bucket=self.bucket,
-            Key=f"{self.prefix}/{key}" if self.prefix else key,
-            Body=b"".join(lines),
-            ContentType="application/x-ndjson",
-            **self._extra,
-        )
+        client = self._clients.get(timeout_s)
+        try:
+            client.put_object(
+                Bucket=self.bucket,
+                Key=f"{self.prefix}/{key}" if self.prefix else key,
+                Body=b"".join(lines),
+                ContentType="application/x-ndjson",
+                IfNoneMatch="*",
+                **self._extra,
+            )
+        except Exception as error:
+            if failure_reason(error) != ALREADY_STORED:
+                raise
         return []
 
 
@@ -177,20 +222,20 @@ class FirehoseSink:
         self,
         stream: str,
         *,
-        client_factory: Callable[[str], Any] = default_client,
+        client_factory: Callable[[str, float], Any] = default_client,
         sleep: Callable[[float], None] = time.sleep,
+        budget_s: float = BUDGET_S,
     ) -> None:
         self.stream = stream
-        self._client_factory = client_factory
+        self._clients = _Clients("firehose", client_factory, budget_s)
         self._client: Any = None
         self._sleep = sleep
 
     def ready(self) -> None:
-        if self._client is None:
-            self._client = self._client_factory("firehose")
+        self._clients.ready()
 
-    def put(self, key: str, lines: Sequence[bytes]) -> list[int]:
-        self.ready()
+    def put(self, key: str, lines: Sequence[bytes], timeout_s: float = BUDGET_S) -> list[int]:
+        self._client = self._clients.get(timeout_s)
         failed: list[int] = []
         for chunk in _chunks(lines):
             failed.extend(self._put_chunk(lines, chunk))
@@ -387,17 +432,17 @@ class Capture:
             return everything, failure_reason(error)
         now = self._clock()
         deadline = now + self.budget_s if until is None else min(now + self.budget_s, until)
-        worst = self.budget_s / 2  # one attempt's connect + read timeouts (client_options)
-        if now + worst > deadline:
+        if deadline - now < MIN_ATTEMPT_S:
             return everything, OUT_OF_TIME
         if not self.breaker.allow():
             return everything, CIRCUIT_OPEN
         failed, reason = everything, OUT_OF_TIME
-        for attempt in range(ATTEMPTS):
-            if attempt and self._clock() + worst > deadline:
+        for _ in range(ATTEMPTS):
+            left = deadline - self._clock()
+            if left < MIN_ATTEMPT_S:
                 break
-            try:
-                failed, reason = self.sink.put(key, lines), "rejected_by_service"
+            try:  # one attempt may take all that is left: slow storage within the budget still stores
+                failed, reason = self.sink.put(key, lines, left), "rejected_by_service"
                 break
             except Exception as error:  # any storage fault: the prediction must still be answered
                 failed, reason = everything, failure_reason(error)
@@ -412,7 +457,7 @@ def build_capture(
     sampling_percent: float = 100.0,
     kms_key_id: str | None = None,
     budget_s: float = BUDGET_S,
-    client_factory: Callable[[str], Any] | None = None,
+    client_factory: Callable[[str, float], Any] | None = None,
     defer: Callable[[Callable[[], int]], bool] | None = None,
 ) -> Capture | None:
     """The capture for ``CAPTURE_URI``; ``None`` (with one warning) when it is unset."""
@@ -423,11 +468,13 @@ def build_capture(
         location = parse_location(uri)
     except ValueError as error:
         raise ConfigError(f"CAPTURE_URI {error}") from None
-    client_factory = client_factory or functools.partial(default_client, budget_s=budget_s)
+    client_factory = client_factory or default_client
     if location.scheme == "file":
         sink: Sink = LocalSink(location.folder)  # type: ignore[arg-type]
     elif location.scheme == "s3":
-        sink = S3Sink(location.bucket, location.prefix, kms_key_id=kms_key_id, client_factory=client_factory)
+        sink = S3Sink(
+            location.bucket, location.prefix, kms_key_id=kms_key_id, client_factory=client_factory, budget_s=budget_s
+        )
     else:
-        sink = FirehoseSink(location.stream, client_factory=client_factory)
+        sink = FirehoseSink(location.stream, client_factory=client_factory, budget_s=budget_s)
     return Capture(sink, log=log, sampling_percent=sampling_percent, budget_s=budget_s, defer=defer)

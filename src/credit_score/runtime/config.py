@@ -21,8 +21,10 @@ Environment variables (explicit arguments to :meth:`Settings.from_env` win over 
 ``CAPTURE_KMS_KEY_ID``
     KMS key for S3 capture objects (``aws:kms``); unset: ``AES256`` server-side encryption.
 ``CAPTURE_BUDGET_MS``
-    Most time one invocation's capture may take, whole number of milliseconds >= 10, default 300;
-    the AWS timeouts are derived from it and it never runs past the Lambda's deadline.
+    Most time one invocation's capture may take, whole number of milliseconds >= 10; default 2000 when
+    it runs after the answer (in Lambda, where the caller never waits for it: the time is billed and
+    the next invocation waits), 300 when it runs before the answer. One attempt may take all of it; it
+    never runs past the Lambda's deadline. See ``capture.py`` and docs/monitoring.md for the figures.
 ``CAPTURE_AFTER_ANSWER``
     ``true`` (default): in Lambda, capture is stored after the response is posted, by an internal
     extension registered during init; ``false``, or where no Extensions API exists, before the
@@ -129,7 +131,7 @@ class Settings:
     capture_uri: str | None = None
     capture_sampling_percent: float = 100.0
     capture_kms_key_id: str | None = None
-    capture_budget_ms: int = 300
+    capture_budget_ms: int | None = None  # None: the default of where capture runs (capture.py)
     model_threads: int = 0
     challenger_model_dir: Path | None = None
     challenger_sampling_percent: float = 100.0
@@ -159,7 +161,7 @@ class Settings:
             capture_uri=env.get(CAPTURE_URI) or None,
             capture_sampling_percent=_percent(env, CAPTURE_SAMPLING_PERCENT, 100.0),
             capture_kms_key_id=env.get(CAPTURE_KMS_KEY_ID) or None,
-            capture_budget_ms=_whole(env, CAPTURE_BUDGET_MS, 300, minimum=10),
+            capture_budget_ms=_whole(env, CAPTURE_BUDGET_MS, None, minimum=10),
             model_threads=_whole(env, MODEL_THREADS, 0, minimum=0),
             challenger_model_dir=Path(env[CHALLENGER_MODEL_DIR]) if env.get(CHALLENGER_MODEL_DIR) else None,
             challenger_sampling_percent=_percent(env, CHALLENGER_SAMPLING_PERCENT, 100.0),
@@ -176,7 +178,7 @@ def capture_after_answer(environ: Mapping[str, str] | None = None) -> bool:
     return _flag(os.environ if environ is None else environ, CAPTURE_AFTER_ANSWER, True)
 
 
-def _whole(env: Mapping[str, str], key: str, default: int, *, minimum: int) -> int:
+def _whole(env: Mapping[str, str], key: str, default: Any, *, minimum: int) -> Any:
     text = env.get(key, "").strip()
     if not text:
         return default

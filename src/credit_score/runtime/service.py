@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from credit_score.contract.capture import object_key
-from credit_score.runtime.capture import Capture, build_capture, capture_records
+from credit_score.runtime.capture import AFTER_ANSWER_BUDGET_S, BUDGET_S, Capture, build_capture, capture_records
 from credit_score.runtime.challenger import Challenger
 from credit_score.runtime.config import Settings, largest_batch
 from credit_score.runtime.errors import (
@@ -95,12 +95,13 @@ class Service:
 
     def _build_capture(self) -> Capture | None:
         s = self.settings
+        default_s = AFTER_ANSWER_BUDGET_S if self.flusher is not None else BUDGET_S
         return build_capture(
             s.capture_uri,
             log=self.log,
             sampling_percent=s.capture_sampling_percent,
             kms_key_id=s.capture_kms_key_id,
-            budget_s=s.capture_budget_ms / 1000,
+            budget_s=s.capture_budget_ms / 1000 if s.capture_budget_ms is not None else default_s,
             defer=self.flusher.defer if self.flusher is not None else None,
         )
 
