@@ -11,10 +11,13 @@ For every invocation the emulator notes when it was submitted, started, answered
 * ``invoke_ms`` = ended - started: the invoke's full duration, what Lambda bills (REPORT Duration,
   which includes the time extensions take after the answer).
 
-S3 is played three ways: moto over HTTP on 127.0.0.1 (healthy), a socket that accepts connections
-and never answers (hung), and a port nobody listens on (refusing). Logs (INFO) and EMF metrics are
+S3 is played five ways: moto over HTTP on 127.0.0.1 (healthy); moto behind a delaying proxy that
+stores each PUT at once and answers it 150 ms, 400 ms or 1 s later (slow: the case where a client that
+gives up too early retries a PUT that already landed); a socket that accepts connections and never
+answers (hung); and a port nobody listens on (refusing). Logs (INFO) and EMF metrics are
 on and go to a file, as to CloudWatch's pipe; their bytes per invocation feed ``benchmarks.cost``.
-Every scenario also counts records: stored in S3 + logged as ``capture_fallback`` = sent.
+Every scenario also counts records: stored in S3 + logged as ``capture_fallback`` = sent, records
+lost, records both stored and logged, and records stored twice.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.data import host
-from benchmarks.local_aws import LocalAws, new_bucket, read_bucket
-from credit_score.runtime.capture import BUDGET_S
+from benchmarks.local_aws import Call, Fault, LocalAws, new_bucket, read_bucket
+from credit_score.runtime.capture import AFTER_ANSWER_BUDGET_S, BUDGET_S
 from tests.support.runtime_api import RuntimeApi
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +55,18 @@ MODES = {
     "firehose_after_answer": {"CAPTURE_AFTER_ANSWER": "true"},
 }
 FAULT_MODES = ("synchronous", "after_answer")
+SLOW_S3_DELAYS_S = (0.15, 0.4, 1.0)
+
+
+def delaying(delay_s: float):
+    """A fault plan: every object PUT is stored, then answered ``delay_s`` later (a slow S3)."""
+
+    def plan(call: Call) -> Fault | None:
+        if call.service == "s3" and call.method == "PUT" and call.path.count("/") >= 2:  # not CreateBucket
+            return Fault(200, "", delay_s=delay_s, forward=True)
+        return None
+
+    return plan
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -196,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     invocations = 60 if args.quick else 1000
     faulty = 60 if args.quick else 400
+    slow = 30 if args.quick else 100
     warmup = 20 if args.quick else 100
     began = time.perf_counter()
     results: dict[str, Any] = {
@@ -203,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "machine": host(),
         "payload": "data.json (one record, direct invocation)",
-        "capture_budget_ms": BUDGET_S * 1000,
+        "capture_budget_ms": {"synchronous": BUDGET_S * 1000, "after_answer": AFTER_ANSWER_BUDGET_S * 1000},
         "scenarios": {},
     }
     with tempfile.TemporaryDirectory() as scratch_name, LocalAws() as aws:
@@ -211,21 +227,25 @@ def main(argv: list[str] | None = None) -> int:
         bundle, results["bundle"] = model_dir(args.model_dir, scratch)
         s3 = aws.client("s3")
         with hung_endpoint() as hung:
-            endpoints = {
-                "healthy": (aws.url, invocations),
-                "hung": (hung, faulty),
-                "refusing": (refusing_endpoint(), faulty),
-            }
-            for scenario, (endpoint, count) in endpoints.items():
+            endpoints = {"healthy": (aws.url, invocations, None)}
+            for delay in SLOW_S3_DELAYS_S:
+                endpoints[f"slow_{int(delay * 1000)}ms"] = (aws.url, slow, delay)
+            endpoints["hung"] = (hung, faulty, None)
+            endpoints["refusing"] = (refusing_endpoint(), faulty, None)
+            for scenario, (endpoint, count, delay) in endpoints.items():
                 figures: dict[str, Any] = {}
                 for mode in MODES if scenario == "healthy" else FAULT_MODES:
-                    bucket = new_bucket(s3, f"bench-{scenario}-{mode.replace('_', '-')}")
+                    bucket = new_bucket(s3, f"bench-{scenario.replace('_', '-')}-{mode.replace('_', '-')}")
                     print(f"{scenario} / {mode}: {count} invocations ...", file=sys.stderr)
                     env = container_env(aws, endpoint, capture_uri(aws, bucket, mode), bundle, mode)
                     # with S3 failing, only the cold start is left out: the failures before the breaker opens count
                     warm = warmup if scenario == "healthy" else 1
                     before = aws.counts()
-                    figure = run_container(env, count, warm, scratch)
+                    aws.faults = delaying(delay) if delay else None
+                    try:
+                        figure = run_container(env, count, warm, scratch)
+                    finally:
+                        aws.faults = None
                     calls = aws.counts() - before
                     objects, ids, size = stored_records(aws, bucket)
                     fallback_ids = figure.pop("fallback_ids")
@@ -239,9 +259,10 @@ def main(argv: list[str] | None = None) -> int:
                             "records_sent": sent,
                             "records_stored": records,
                             "stored_plus_fallback_equals_sent": records + figure["fallback_lines"] == sent,
-                            # a PUT that lands after its read timeout is stored and logged: same inference id
                             "records_lost": sent - len(set(ids) | set(fallback_ids)),
-                            "records_twice": records + len(fallback_ids) - len(set(ids) | set(fallback_ids)),
+                            # a PUT that lands after its client gave up and was logged too: same inference id
+                            "records_stored_and_logged": len(set(ids) & set(fallback_ids)),
+                            "records_stored_twice": len(ids) - len(set(ids)),
                             "s3_objects": objects,
                             "capture_bytes_per_record": round(size / records, 1) if records else None,
                         }
@@ -258,6 +279,29 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "hung_synchronous_client_p99_ms": results["scenarios"]["hung"]["synchronous"]["client_ms"]["p99"],
         "refusing_synchronous_client_p99_ms": results["scenarios"]["refusing"]["synchronous"]["client_ms"]["p99"],
+        "hung_after_answer_invoke_p99_ms": results["scenarios"]["hung"]["after_answer"]["invoke_ms"]["p99"],
+        "slow": {
+            scenario: {
+                mode: {
+                    key: figures[mode][key]
+                    for key in (
+                        "records_sent",
+                        "records_stored",
+                        "fallback_lines",
+                        "records_stored_and_logged",
+                        "records_stored_twice",
+                        "records_lost",
+                    )
+                }
+                | {
+                    "client_p99_ms": figures[mode]["client_ms"]["p99"],
+                    "invoke_p50_ms": figures[mode]["invoke_ms"]["p50"],
+                }
+                for mode in figures
+            }
+            for scenario, figures in results["scenarios"].items()
+            if scenario.startswith("slow_") or scenario == "hung"
+        },
     }
     results["duration_s"] = round(time.perf_counter() - began, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
