@@ -20,6 +20,7 @@ from credit_score.runtime.capture import (
     OUT_OF_TIME,
     Breaker,
     Capture,
+    S3Sink,
     build_capture,
     client_options,
 )
@@ -256,3 +257,21 @@ def test_given_where_capture_runs_when_the_service_builds_it_then_the_default_bu
     service = Service(settings, log=Log("t", stream=io.StringIO()), flusher=flusher)
     assert service.capture.budget_s == expected_s
     assert (AFTER_ANSWER_BUDGET_S, capture.BUDGET_S) == (2.0, 0.3)
+
+
+@pytest.mark.parametrize("budget_s", [0.3, 2.0])
+def test_given_a_budget_when_the_sink_is_ready_then_every_retry_client_is_built_and_none_outlasts_the_time_left(
+    budget_s,
+):
+    built: list[float] = []
+    sink = S3Sink(
+        "b", "p", client_factory=lambda service, timeout_s: built.append(timeout_s) or timeout_s, budget_s=budget_s
+    )
+    sink.ready()
+    assert built[0] == budget_s
+    assert built[-1] <= MIN_ATTEMPT_S
+    count = len(built)
+    for left in (budget_s, budget_s * 0.9, budget_s / 3, 0.2, 0.1, MIN_ATTEMPT_S):
+        timeout = sink._clients.get(left)
+        assert timeout <= left
+    assert len(built) == count, "no client is built inside the budget"

@@ -37,8 +37,8 @@ as one ``capture_fallback`` line per record (the normalised record, never the ra
 stored + fallback = sent, and counted in CaptureFailures. A PUT that outlives the whole budget may
 still land: that record is then stored and logged, under one ``inference_id``. In Lambda the store
 runs after the answer (``flusher.py``); elsewhere before the handler returns.
-boto3 is imported and its client built on the first capture, once per container (a retry with less
-time left uses a client with shorter timeouts, kept per :data:`TIMEOUT_STEP_S`).
+boto3 is imported and its clients built on the first capture, once per container, outside the budget
+(a retry with less time left uses one with shorter timeouts: a quarter, a sixteenth of the budget...).
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ AFTER_ANSWER_BUDGET_S = 2.0  # after the answer: billed time and the next invoca
 MARGIN_S = 0.2
 ATTEMPTS = 3
 MIN_ATTEMPT_S = 0.05  # no attempt is started with less time than this left
-TIMEOUT_STEP_S = 0.05  # attempt timeouts are rounded down to this step: a few clients serve them all
 ALREADY_STORED = "PreconditionFailed"  # S3's answer to If-None-Match: * on a key that exists
 BREAKER_FAILURES = 3
 BREAKER_OPEN_S = 30.0
@@ -126,23 +125,31 @@ def default_client(service: str, timeout_s: float = BUDGET_S) -> Any:
 
 
 class _Clients:
-    """One client per attempt timeout (rounded down to :data:`TIMEOUT_STEP_S`), built on first use."""
+    """Clients for attempts of the whole budget, a quarter of it, a sixteenth..., down to one of at most
+    :data:`MIN_ATTEMPT_S`, all built by :meth:`ready`, outside the budget: building one inside it (tens
+    of milliseconds on a busy core) would hold a synchronous answer past its budget. An attempt takes
+    the longest that fits the time left, so it never runs past the budget."""
 
     def __init__(self, service: str, factory: Callable[[str, float], Any], budget_s: float) -> None:
         self._service = service
         self._factory = factory
-        self._budget_s = budget_s
-        self._clients: dict[int, Any] = {}
+        timeouts = [budget_s]
+        while timeouts[-1] > MIN_ATTEMPT_S:
+            timeouts.append(timeouts[-1] / 4)
+        self.timeouts = tuple(timeouts)
+        self._clients: list[Any] = []
 
     def ready(self) -> None:
-        self.get(self._budget_s)
+        if not self._clients:
+            self._clients = [self._factory(self._service, timeout) for timeout in self.timeouts]
 
     def get(self, timeout_s: float) -> Any:
-        steps = max(1, int(min(timeout_s, self._budget_s) / TIMEOUT_STEP_S + 1e-9))
-        client = self._clients.get(steps)
-        if client is None:
-            client = self._clients[steps] = self._factory(self._service, steps * TIMEOUT_STEP_S)
-        return client
+        """The client with the longest timeout not above ``timeout_s`` (the shortest, if none is)."""
+        self.ready()
+        for timeout, client in zip(self.timeouts, self._clients, strict=True):
+            if timeout <= timeout_s + 1e-9:
+                return client
+        return self._clients[-1]
 
 
 def _no_expect(params: dict[str, Any], **_: Any) -> None:
