@@ -215,7 +215,9 @@ def test_given_firehose_uri_when_a_large_batch_is_captured_then_chunks_of_500_re
             "BucketARN": "arn:aws:s3:::capture-stream",
         },
     )
-    capture = build_capture("firehose://predictions", log=Log("t", stream=io.StringIO()))
+    capture = build_capture(
+        "firehose://predictions", log=Log("t", stream=io.StringIO()), budget_s=5.0
+    )  # chunks, not time
     records = records_for(620)
     assert capture.write(records, "ignored-by-firehose") == 0
     objects = [

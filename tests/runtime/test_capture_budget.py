@@ -275,3 +275,19 @@ def test_given_a_budget_when_the_sink_is_ready_then_every_retry_client_is_built_
         timeout = sink._clients.get(left)
         assert timeout <= left
     assert len(built) == count, "no client is built inside the budget"
+
+
+def test_given_time_passing_before_the_first_attempt_when_stored_then_it_still_gets_the_whole_budget():
+    """The first attempt's timeout is the budget itself, not the budget less the microseconds since the
+    deadline was set: the sink would pick a shorter client and fail storage that is slow but in budget."""
+    clock, stream = Clock(), io.StringIO()
+    sink = FlakySink(clock)
+    sink.failing = False
+
+    def advancing() -> float:
+        clock.now += 0.001  # every reading of the clock takes a millisecond
+        return clock.now
+
+    ticking = capture_with(sink, advancing, stream, budget_s=2.0)
+    ticking.store([{"a": 1}], "k")
+    assert sink.timeouts == [2.0]

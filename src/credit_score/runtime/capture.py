@@ -444,11 +444,13 @@ class Capture:
         if not self.breaker.allow():
             return everything, CIRCUIT_OPEN
         failed, reason = everything, OUT_OF_TIME
-        for _ in range(ATTEMPTS):
-            left = deadline - self._clock()
+        for attempt in range(ATTEMPTS):
+            # the first attempt takes the whole budget (the time left, if the Lambda's deadline is nearer),
+            # a retry what is left: slow storage within the budget still stores, first time
+            left = deadline - self._clock() if attempt else deadline - now
             if left < MIN_ATTEMPT_S:
                 break
-            try:  # one attempt may take all that is left: slow storage within the budget still stores
+            try:
                 failed, reason = self.sink.put(key, lines, left), "rejected_by_service"
                 break
             except Exception as error:  # any storage fault: the prediction must still be answered
