@@ -31,6 +31,7 @@ from typing import Any
 from credit_score.cli import CommandParser
 from credit_score.contract.bundle import BundleError
 from credit_score.monitoring import publish
+from credit_score.monitoring.challenger import ChallengerCounts
 from credit_score.monitoring.fairness import FairnessCounts
 from credit_score.monitoring.html import render
 from credit_score.monitoring.outcomes import Joined, OutcomesError, read_outcomes
@@ -136,6 +137,10 @@ def _summary_lines(document: dict[str, Any]) -> list[str]:
         for version, entry in (performance.get(kind) or {}).items():
             figures = "  ".join(f"{name} {_figure(entry.get(name))}" for name in ("macro_f1", "auc", "accuracy"))
             lines.append(f"  {kind:<9} performance, version {version}: {figures}  n {entry['n']:,}")
+    shadow = document.get("challenger")
+    if shadow:
+        flips = shadow["flips"]
+        lines.append(f"  challenger: {flips['flips']:,} of {flips['n']:,} decisions would flip ({flips['rate']:.2%})")
     for flag in document["fairness"]["flagged"]:
         lines.append(f"  fairness screen: age band {flag['band']} {flag['outcome']} AIR {flag['air']:.3f} < 0.8")
     if performance.get("outcomes"):
@@ -172,11 +177,13 @@ def run(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
     estimates = EstimateCounts()
     fairness = FairnessCounts()
     daily = DailyCounts(reference)
+    challenger = ChallengerCounts(joined.outcomes if joined is not None else None)
     for chunk in reader.chunks():
         counts.add(chunk)
         daily.add(chunk)
         estimates.add(chunk)
         fairness.add(chunk)
+        challenger.add(chunk)
         if joined is not None:
             joined.add(chunk)
     if joined is not None:
@@ -200,6 +207,7 @@ def run(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
         fairness=fairness.section(reference_fairness(args.bundle, args.reference)),
         trend=daily.section(),
         data_quality=_data_quality(drift, args.request_logs, window),
+        challenger=challenger.section(),
     )
 
 

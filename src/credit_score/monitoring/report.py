@@ -42,6 +42,7 @@ def summary(
     fairness: dict[str, Any] | None = None,
     trend: dict[str, Any] | None = None,
     data_quality: dict[str, Any] | None = None,
+    challenger: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report document; ``reference`` says where the profile came from (source, model, rows)."""
     return {
@@ -69,6 +70,7 @@ def summary(
         "data_quality": data_quality or {"refusals": None, "missing_unknown": {}},
         "trend": trend or {"psi_by_day": {}, "probability_by_day": {}},
         "fairness": fairness or {"age_bands": {}, "air": {}, "flagged": [], "by_month": {}, "reference": None},
+        "challenger": challenger,  # monitoring/challenger.py; None when no record carries a challenger
     }
 
 
