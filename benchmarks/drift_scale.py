@@ -61,7 +61,7 @@ def source_rows(count: int) -> list[dict[str, str]]:
 def write_reference(rows: list[dict[str, str]], target: Path) -> None:
     parsed = [features.parse_record(row)[0] for row in rows]
     predictions = np.random.default_rng(1).integers(0, 3, len(parsed))
-    target.write_text(json.dumps(reference_profile(features.encode(parsed), predictions)))
+    target.write_text(json.dumps(reference_profile(features.encode_fields(parsed), predictions)))
 
 
 def templates(rows: list[dict[str, str]]) -> list[str]:

@@ -55,7 +55,7 @@ def build(folder: Path) -> dict[str, Any]:
     cascade = Cascade(fit_boosters(data.features, data.labels, booster_params()), (0.5, 0.5), MONOTONE)
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
-    tables = build_tables(cascade.boosters, data.features[:20_000])
+    tables = build_tables(cascade.boosters)
     tables_s = time.perf_counter() - started
     onnx_bytes = to_onnx(cascade)
     metadata = {

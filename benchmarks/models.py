@@ -96,7 +96,7 @@ def _build(folder: Path) -> Models:
         "classes": classes_metadata(),
         "input": {"name": "features", "feature_names": list(FEATURE_NAMES), "fields": schema()},
         "metrics": {**ours, "params": logged_params(booster_params(42), ROUNDS, cascade)},
-        "reference_profile": reference_profile(training.features, cascade.labels(training.features)),
+        "reference_profile": reference_profile(training.fields, cascade.labels(training.features)),
         "parity": parity.as_metadata(),
         "monotone_features": cascade.monotone_directions(),
         "monotonicity": monotonicity.as_metadata(),

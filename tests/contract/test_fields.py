@@ -40,12 +40,23 @@ def problem_of(field: str, raw: object) -> str:
     return caught.value.problem
 
 
-def test_given_the_schema_when_counted_then_21_fields_encode_to_47_columns():
+def test_given_the_schema_when_counted_then_21_fields_and_one_column_per_used_field():
     assert len(features.FIELDS) == 21
-    assert len(FEATURE_NAMES) == 47
-    assert FEATURE_NAMES[:17] == tuple(f.name for f in features.NUMERIC_FIELDS)
-    assert "Occupation=Unknown" in FEATURE_NAMES
-    assert "Payment_of_Min_Amount=Unknown" not in FEATURE_NAMES
+    assert FEATURE_NAMES == features.MODEL_FIELDS
+    assert len(FEATURE_NAMES) == 18
+    assert set(FEATURE_NAMES) == set(features.CREDIT_DIRECTION)
+    assert set(FEATURE_NAMES) | set(features.OUTSIDE_MODEL) == set(features.FIELD_NAMES)
+    assert {"Age", "Occupation", "Payment_Behaviour"}.isdisjoint(FEATURE_NAMES)
+
+
+def test_given_the_direction_table_then_every_used_field_has_a_direction_and_orders_name_real_levels():
+    assert set(features.CREDIT_DIRECTION.values()) <= {features.INCREASING, features.DECREASING, features.ORDERED}
+    ordered = {name for name, direction in features.CREDIT_DIRECTION.items() if direction == features.ORDERED}
+    assert ordered == set(features.ORDERED_LEVELS) == {"Credit_Mix", "Payment_of_Min_Amount"}
+    for name, levels in features.ORDERED_LEVELS.items():
+        assert set(levels) < set(FIELDS_BY_NAME[name].levels)  # Unknown / NM are not ranked: missing
+    assert features.ORDERED_LEVELS["Credit_Mix"] == ("Bad", "Standard", "Good")
+    assert features.ORDERED_LEVELS["Payment_of_Min_Amount"] == ("Yes", "No")
 
 
 @pytest.mark.parametrize(
@@ -262,21 +273,38 @@ def test_given_dirty_values_when_cleaned_for_training_then_missing_or_unknown():
     assert clean_value(FIELDS_BY_NAME["Payment_of_Min_Amount"], "Maybe") is None
 
 
-def test_given_parsed_records_when_encoded_then_numbers_then_one_hot_with_nan_for_missing():
+def test_given_parsed_records_when_encoded_then_used_numbers_then_ranks_with_nan_for_missing():
     values, _ = parse_record(SEED)
-    lenient = {**values, "Age": None, "Credit_Mix": None}
-    matrix = encode([values, lenient])
+    lenient = {**values, "Annual_Income": None, "Credit_Mix": None, "Payment_of_Min_Amount": "NM"}
+    matrix = encode([values, lenient, {**values, "Credit_Mix": "Bad", "Payment_of_Min_Amount": "Yes"}])
     assert matrix.dtype == np.float32
-    assert matrix.shape == (2, 47)
-    assert matrix[0, FEATURE_NAMES.index("Age")] == 40.0
-    assert math.isnan(matrix[1, FEATURE_NAMES.index("Age")])
-    assert matrix[0, FEATURE_NAMES.index("Occupation=Doctor")] == 1.0
-    assert matrix[0, 17:].sum() == 4.0
-    assert matrix[1, [i for i, n in enumerate(FEATURE_NAMES) if n.startswith("Credit_Mix=")]].sum() == 0.0
+    assert matrix.shape == (3, 18)
+    assert matrix[0, FEATURE_NAMES.index("Annual_Income")] == 100_000.0
+    assert math.isnan(matrix[1, FEATURE_NAMES.index("Annual_Income")])
+    mix, minimum = FEATURE_NAMES.index("Credit_Mix"), FEATURE_NAMES.index("Payment_of_Min_Amount")
+    assert (matrix[0, mix], matrix[0, minimum]) == (2.0, 1.0)  # Good, No: the best ranks
+    assert (matrix[2, mix], matrix[2, minimum]) == (0.0, 0.0)  # Bad, Yes: the worst
+    assert math.isnan(matrix[1, mix]) and math.isnan(matrix[1, minimum])  # missing and NM carry no rank
+
+
+def test_given_unknown_credit_mix_when_encoded_then_missing():
+    values, _ = parse_record({**SEED, "Credit_Mix": "Unknown"})
+    assert math.isnan(encode([values])[0, FEATURE_NAMES.index("Credit_Mix")])
+
+
+def test_given_records_when_encoded_as_fields_then_all_21_with_level_positions():
+    values, _ = parse_record(SEED)
+    matrix = features.encode_fields([values, {**values, "Age": None, "Occupation": None}])
+    assert matrix.shape == (2, 21)
+    assert matrix[0, features.FIELD_NAMES.index("Age")] == 40.0
+    occupation = features.FIELD_NAMES.index("Occupation")
+    assert matrix[0, occupation] == FIELDS_BY_NAME["Occupation"].levels.index("Doctor")
+    assert math.isnan(matrix[1, occupation]) and math.isnan(matrix[1, features.FIELD_NAMES.index("Age")])
+    np.testing.assert_array_equal(features.model_matrix(matrix[:1]), encode([values]))
 
 
 def test_given_no_records_when_encoded_then_empty_matrix():
-    assert encode([]).shape == (0, 47)
+    assert encode([]).shape == (0, 18)
 
 
 def test_given_schema_when_exported_then_json_with_domains_and_categories():

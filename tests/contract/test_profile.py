@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from credit_score.contract.fields import CATEGORICAL_FIELDS, FEATURE_NAMES, NUMERIC_FIELDS, encode
+from credit_score.contract.fields import CATEGORICAL_FIELDS, FIELD_NAMES, NUMERIC_FIELDS, encode_fields
 from credit_score.contract.profile import BINS, bin_fractions, reference_profile
 
 
@@ -20,7 +20,7 @@ def encoded(rows: int, seed: int = 0) -> np.ndarray:
         record["Occupation"] = "Doctor"
         record["Payment_Behaviour"] = "Unknown"
         records.append(record)
-    return encode(records)
+    return encode_fields(records)
 
 
 def test_given_values_when_binning_then_edges_are_lower_inclusive() -> None:
@@ -53,7 +53,7 @@ def test_given_training_rows_when_profiling_then_numeric_bins_hold_deciles_and_m
 
 def test_given_constant_field_when_profiling_then_duplicate_edges_collapse() -> None:
     features = encoded(200)
-    features[:, FEATURE_NAMES.index("Num_of_Loan")] = 3.0
+    features[:, FIELD_NAMES.index("Num_of_Loan")] = 3.0
 
     loans = reference_profile(features, np.zeros(1, dtype=np.int64))["numeric"]["Num_of_Loan"]
 
@@ -83,7 +83,7 @@ def test_given_eval_predictions_when_profiling_then_prediction_mix_by_label() ->
 
 def test_given_profile_when_serialised_then_plain_json_without_nan() -> None:
     features = encoded(300)
-    features[:, FEATURE_NAMES.index("Monthly_Balance")] = np.nan
+    features[:, FIELD_NAMES.index("Monthly_Balance")] = np.nan
 
     text = json.dumps(reference_profile(features, np.zeros(3, dtype=np.int64)), allow_nan=False)
 
@@ -91,5 +91,5 @@ def test_given_profile_when_serialised_then_plain_json_without_nan() -> None:
 
 
 def test_given_wrong_width_when_profiling_then_refused() -> None:
-    with pytest.raises(ValueError, match="47 columns"):
+    with pytest.raises(ValueError, match="the 21 fields"):
         reference_profile(np.zeros((3, 5), dtype=np.float32), np.zeros(3, dtype=np.int64))

@@ -64,7 +64,7 @@ def test_every_lightgbm_missing_rule_is_followed() -> None:
         boosters.append(lightgbm.train(params, lightgbm.Dataset(rows, (labels >= 1).astype(int)), 25))
     kinds = {node["missing_type"] for tree in boosters[0].dump_model()["tree_info"] for node in _nodes(tree)}
     assert "Zero" in kinds
-    report = check_parity(load_tables(build_tables(boosters, rows)), boosters, rows)
+    report = check_parity(load_tables(build_tables(boosters)), boosters, rows)
     assert report["standard_or_better"]["max_margin_diff"] < 1e-9
     assert report["good_given_standard"]["max_margin_diff"] < 1e-9
 
@@ -81,4 +81,4 @@ def _nodes(tree: dict) -> list[dict]:
 
 def test_tables_need_one_binary_booster_per_margin(explained: Explained) -> None:  # noqa: F811
     with pytest.raises(ValueError, match="expected 2 boosters"):
-        build_tables(explained.cascade.boosters[:1], explained.matrix)
+        build_tables(explained.cascade.boosters[:1])

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from credit_score.contract.capture import capture_record
-from credit_score.contract.fields import encode, parse_record
+from credit_score.contract.fields import encode_fields, parse_record
 from credit_score.contract.profile import reference_profile
 from credit_score.monitoring.reader import ScanCounts, Window
 from credit_score.monitoring.report import summary
@@ -41,7 +41,7 @@ def _records(day: str, reasons: list[list[str] | None]) -> list[dict]:
 
 def test_reason_shares_per_day_and_overall() -> None:
     rows = [parse_record(r)[0] for r in synthetic_records(300, seed=1)]
-    counts = Counts(Reference.from_profile(reference_profile(encode(rows), np.zeros(len(rows), dtype=int))))
+    counts = Counts(Reference.from_profile(reference_profile(encode_fields(rows), np.zeros(len(rows), dtype=int))))
     counts.add(_records("2026-11-30", [[DEBT, DELAYS], [DEBT], None, [DEBT, "R99_FROM_A_NEWER_CONTRACT"]]))
     counts.add(_records("2026-12-01", [[MIX], [MIX, DEBT]]))
     mix = evaluate(counts, Thresholds()).reason_mix
@@ -57,7 +57,7 @@ def test_reason_shares_per_day_and_overall() -> None:
 
 def test_the_report_carries_the_reason_mix() -> None:
     rows = [parse_record(r)[0] for r in synthetic_records(50, seed=3)]
-    counts = Counts(Reference.from_profile(reference_profile(encode(rows), np.zeros(len(rows), dtype=int))))
+    counts = Counts(Reference.from_profile(reference_profile(encode_fields(rows), np.zeros(len(rows), dtype=int))))
     counts.add(_records("2026-12-01", [[MIX]]))
     drift = evaluate(counts, Thresholds())
     document = summary(

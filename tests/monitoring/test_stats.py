@@ -35,7 +35,7 @@ from tests.support.bundles import synthetic_records
 def profile() -> dict:
     parsed = [features.parse_record(r)[0] for r in synthetic_records(1_000, seed=5)]
     predictions = np.arange(300) % 3
-    return reference_profile(features.encode(parsed), predictions)
+    return reference_profile(features.encode_fields(parsed), predictions)
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ def build_explained_bundle(target: Path, *, rows: int = 1_500, rounds: int = 30,
     labels = np.array([rule_label(values) for values in parsed])
     params = booster_params(seed, min_data_in_leaf=5, learning_rate=0.3)
     cascade = Cascade(fit_boosters(matrix, labels, params, (rounds, rounds)), (0.5, 0.5), MONOTONE)
-    tables = build_tables(cascade.boosters, matrix)
+    tables = build_tables(cascade.boosters)
     now = datetime.now(UTC).isoformat()
     metadata = {
         "model": {"name": "credit-score-classifier", "version": "3", "alias": "champion", "run_id": "run-3"},

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from credit_score.contract.fields import CATEGORICAL_FIELDS, FEATURE_NAMES, NUMERIC_FIELDS
+from credit_score.contract.fields import FEATURE_NAMES, FIELDS_BY_NAME, ORDERED_LEVELS
 from credit_score.modelling import artifacts
 from credit_score.modelling.artifacts import Cascade, save_cascade
 from credit_score.modelling.training.cascade import MONOTONE, booster_params, fit_boosters
@@ -38,26 +38,26 @@ class RegisteredVersion:
 
 
 def random_encoded_rows(rows: int, seed: int) -> np.ndarray:
-    """Rows shaped like ``features.encode`` output: numbers inside their domains with ~5% NaN, then one-hot."""
+    """Rows shaped like ``features.encode`` output: numbers inside their domains, ranks of the ordered
+    categories, ~5% NaN (missing) everywhere."""
     rng = np.random.default_rng(seed)
     matrix = np.zeros((rows, len(FEATURE_NAMES)), dtype=np.float32)
-    for column, field in enumerate(NUMERIC_FIELDS):
+    for column, name in enumerate(FEATURE_NAMES):
+        if name in ORDERED_LEVELS:
+            matrix[:, column] = rng.integers(0, len(ORDERED_LEVELS[name]), rows)
+            continue
+        field = FIELDS_BY_NAME[name]
         values = rng.uniform(field.minimum, field.maximum, rows)
         matrix[:, column] = np.round(values) if field.integer else values
-    matrix[:, : len(NUMERIC_FIELDS)][rng.random((rows, len(NUMERIC_FIELDS))) < 0.05] = np.nan
-    column = len(NUMERIC_FIELDS)
-    for field in CATEGORICAL_FIELDS:
-        levels = len(field.levels)
-        matrix[np.arange(rows), column + rng.integers(0, levels, rows)] = 1.0
-        column += levels
+    matrix[rng.random(matrix.shape) < 0.05] = np.nan
     return matrix
 
 
 def train_cascade(seed: int = 0, rows: int = 600, rounds: int = 5) -> Cascade:
-    """A small cascade whose labels follow Age (the first column) in thirds, with 10% redrawn at random."""
+    """A small cascade whose labels follow Annual_Income (the first column) in thirds, 10% redrawn at random."""
     features = random_encoded_rows(rows, seed)
     rng = np.random.default_rng(seed)
-    labels = np.digitize(np.nan_to_num(features[:, 0], nan=50.0), [40.0, 70.0])
+    labels = np.digitize(np.nan_to_num(features[:, 0], nan=500_000.0), [333_000.0, 667_000.0])
     labels = np.where(rng.random(rows) < 0.1, rng.integers(0, 3, rows), labels)
     params = booster_params(seed, max_depth=3, num_leaves=8, min_data_in_leaf=10)
     return Cascade(fit_boosters(features, labels, params, (rounds, rounds)), (0.5, 0.5), MONOTONE)

@@ -202,9 +202,48 @@ FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 FIELDS_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 NUMERIC_FIELDS: tuple[Field, ...] = tuple(f for f in FIELDS if f.is_numeric)
 CATEGORICAL_FIELDS: tuple[Field, ...] = tuple(f for f in FIELDS if not f.is_numeric)
-FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in NUMERIC_FIELDS) + tuple(
-    f"{f.name}={level}" for f in CATEGORICAL_FIELDS for level in f.levels
-)
+
+# ---------------------------------------------------------------- each field's credit direction: the one table
+
+INCREASING = "increasing"  # more is better: a higher value can only raise the answer
+DECREASING = "decreasing"  # more is worse: a higher value can only lower the answer
+ORDERED = "ordered"  # a category with an order: its levels in ORDERED_LEVELS, worst first
+# The credit officer's side of every field the model uses. Training constrains both boosters to it, the
+# step test worsens each field its way, a reason's direction is read from it, and docs/model.md shows it.
+CREDIT_DIRECTION: dict[str, str] = {
+    "Annual_Income": INCREASING,
+    "Monthly_Inhand_Salary": INCREASING,
+    "Num_Bank_Accounts": DECREASING,
+    "Num_Credit_Card": DECREASING,
+    "Interest_Rate": DECREASING,
+    "Num_of_Loan": DECREASING,
+    "Delay_from_due_date": DECREASING,
+    "Num_of_Delayed_Payment": DECREASING,
+    "Changed_Credit_Limit": INCREASING,  # a limit raised more is the lender's own vote of confidence
+    "Num_Credit_Inquiries": DECREASING,
+    "Outstanding_Debt": DECREASING,
+    "Credit_Utilization_Ratio": DECREASING,
+    "Credit_History_Age": INCREASING,
+    "Total_EMI_per_month": DECREASING,
+    "Amount_invested_monthly": INCREASING,
+    "Monthly_Balance": INCREASING,
+    "Credit_Mix": ORDERED,
+    "Payment_of_Min_Amount": ORDERED,
+}
+# Worst to best. A level not listed (Unknown; NM, "not mentioned") is no information, so it is missing.
+ORDERED_LEVELS: dict[str, tuple[str, ...]] = {
+    "Credit_Mix": ("Bad", "Standard", "Good"),
+    "Payment_of_Min_Amount": ("Yes", "No"),
+}
+# Validated and captured (fairness monitoring reads Age) but never scored, and why.
+OUTSIDE_MODEL: dict[str, str] = {
+    "Age": "Regulation B 1002.6(b)(2): age may never count against an applicant aged 62 or more; no measurable gain",
+    "Occupation": "no defensible credit direction",
+    "Payment_Behaviour": "no defensible credit direction",
+}
+MODEL_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.name in CREDIT_DIRECTION)
+# The model's columns: one per used field, in FIELDS order; an ordered category is its level's rank.
+FEATURE_NAMES: tuple[str, ...] = MODEL_FIELDS
 
 
 class FieldError(ValueError):
@@ -230,25 +269,40 @@ class FieldProblem:
         return {"field": self.field, "index": self.index, "problem": self.problem, "message": self.message}
 
 
-# ---------------------------------------------------------------- the encoding: 17 numbers, then one-hot
+# ---------------------------------------------------------------- parsed records: 17 numbers and 4 level codes
 
 NUMERIC_NAMES: tuple[str, ...] = tuple(f.name for f in NUMERIC_FIELDS)
 CATEGORICAL_NAMES: tuple[str, ...] = tuple(f.name for f in CATEGORICAL_FIELDS)
-# Per categorical field, in CATEGORICAL_FIELDS order: each level's column in FEATURE_NAMES.
-ONE_HOT_COLUMNS: tuple[dict[str, int], ...] = tuple(
-    {level: FEATURE_NAMES.index(f"{f.name}={level}") for level in f.levels} for f in CATEGORICAL_FIELDS
+# Every level of every category numbered once, in CATEGORICAL_FIELDS order: the parser reports a
+# record's categories as these codes (one per categorical field).
+_LEVEL_STARTS = np.cumsum([0] + [len(f.levels) for f in CATEGORICAL_FIELDS]).tolist()
+LEVEL_CODES: tuple[dict[str, int], ...] = tuple(
+    {level: start + position for position, level in enumerate(f.levels)}
+    for f, start in zip(CATEGORICAL_FIELDS, _LEVEL_STARTS, strict=False)
 )
-LEVEL_OF_COLUMN: dict[int, str] = {column: level for table in ONE_HOT_COLUMNS for level, column in table.items()}
-_ONE_HOT_BY_NAME = dict(zip(CATEGORICAL_NAMES, ONE_HOT_COLUMNS, strict=True))
+LEVEL_OF_CODE: dict[int, str] = {code: level for table in LEVEL_CODES for level, code in table.items()}
+_LEVEL_CODES_BY_NAME = dict(zip(CATEGORICAL_NAMES, LEVEL_CODES, strict=True))
 _NUMERIC_POSITION = {name: position for position, name in enumerate(NUMERIC_NAMES)}
 _CATEGORY_POSITION = {name: position for position, name in enumerate(CATEGORICAL_NAMES)}
+
+# The model's columns from a parsed record: numbers as they are, an ordered category as its rank.
+_MODEL_NUMBERS = tuple(_NUMERIC_POSITION[name] for name in FEATURE_NAMES if name in _NUMERIC_POSITION)
+_MODEL_CATEGORIES = tuple(_CATEGORY_POSITION[name] for name in FEATURE_NAMES if name in _CATEGORY_POSITION)
+if tuple(NUMERIC_NAMES[p] for p in _MODEL_NUMBERS) != FEATURE_NAMES[: len(_MODEL_NUMBERS)]:
+    raise RuntimeError("encode_rows writes the model's numbers first: FEATURE_NAMES must list them first")
+_RANKS = [
+    float(ORDERED_LEVELS[f.name].index(level)) if level in ORDERED_LEVELS.get(f.name, ()) else math.nan
+    for f in CATEGORICAL_FIELDS
+    for level in f.levels
+]  # per level code: the level's rank in its ordered category, NaN for a level without one
+_RANK_OF_CODE = np.array(_RANKS)
 
 
 # ---------------------------------------------------------------- every rule, in one place
 
 
 def _spellings(f: Field, columns: Mapping[str, int]) -> dict[str, int]:
-    """Accepted spellings of ``f`` (canonical, lower case, Unknown aliases) → the level's column."""
+    """Accepted spellings of ``f`` (canonical, lower case, Unknown aliases) → the level's code."""
     table = {level: columns[level] for level in f.categories}
     table.update({level.lower(): columns[level] for level in f.categories})
     if f.allows_unknown:
@@ -280,7 +334,7 @@ class Rules:
     minimum: tuple[float, ...]  # per numeric field, NUMERIC_FIELDS order, inclusive
     maximum: tuple[float, ...]
     whole: tuple[int, ...]  # positions of the whole-number fields
-    spellings: tuple[Mapping[str, int], ...]  # per categorical field: accepted spelling → one-hot column
+    spellings: tuple[Mapping[str, int], ...]  # per categorical field: accepted spelling → level code
     decimal: str = DECIMAL
     suffix: str = RAW_SUFFIX
     duration: str = DURATION  # "" when the duration form is not accepted
@@ -319,7 +373,7 @@ RULES = Rules(
     minimum=tuple(f.minimum for f in NUMERIC_FIELDS),  # type: ignore[misc]
     maximum=tuple(f.maximum for f in NUMERIC_FIELDS),  # type: ignore[misc]
     whole=tuple(position for position, f in enumerate(NUMERIC_FIELDS) if f.integer),
-    spellings=tuple(_spellings(f, columns) for f, columns in zip(CATEGORICAL_FIELDS, ONE_HOT_COLUMNS, strict=True)),
+    spellings=tuple(_spellings(f, codes) for f, codes in zip(CATEGORICAL_FIELDS, LEVEL_CODES, strict=True)),
 )
 
 
@@ -437,7 +491,7 @@ def _category_column(f: Field, raw: Any) -> int:
 
 def parse_category(f: Field, raw: Any) -> str:
     """Return the canonical category of field ``f`` or raise :class:`FieldError`."""
-    return LEVEL_OF_COLUMN[_category_column(f, raw)]
+    return LEVEL_OF_CODE[_category_column(f, raw)]
 
 
 def parse_value(f: Field, raw: Any) -> float | str:
@@ -470,7 +524,7 @@ _PLAIN_MISSES = (KeyError, TypeError, ValueError, OverflowError)
 
 
 def _read_plain(rules: Rules, record: Mapping[str, Any]) -> tuple[list[float] | None, list[int]]:
-    """The numbers and one-hot columns of a record of plain decimals and exact spellings, else ``None``.
+    """The numbers and level codes of a record of plain decimals and exact spellings, else ``None``.
 
     Plain means the grammar's decimals (read by one match over the comma-joined strings: a comma
     inside a value makes ``float`` refuse it) or JSON numbers; domains are checked afterwards.
@@ -529,7 +583,7 @@ def _outside(rules: Rules, rows: list[list[float] | None]) -> list[int]:
 
 
 def parse_batch(records: Sequence[Mapping[str, Any]]) -> tuple[list[list[float]], list[list[int]], list[FieldProblem]]:
-    """Parse request records: the 17 numbers and 4 one-hot columns of each, and every problem of all.
+    """Parse request records: the 17 numbers and 4 level codes of each, and every problem of all.
 
     Records of plain decimals and exact spellings are read in bulk; :func:`parse_record` reads
     the rest and has the last word, so both give the same answer from the same :data:`RULES`.
@@ -549,7 +603,7 @@ def parse_batch(records: Sequence[Mapping[str, Any]]) -> tuple[list[list[float]]
             problems.extend(found)
             continue
         rows[index] = [values[name] for name in NUMERIC_NAMES]  # type: ignore[misc]
-        columns[index] = [table[values[name]] for name, table in _ONE_HOT_BY_NAME.items()]  # type: ignore[index]
+        columns[index] = [table[values[name]] for name, table in _LEVEL_CODES_BY_NAME.items()]  # type: ignore[index]
     return rows, columns, problems  # type: ignore[return-value]
 
 
@@ -570,7 +624,7 @@ def normalised(row: Sequence[float], columns: Sequence[int]) -> dict[str, float 
         record[NUMERIC_NAMES[position]] = int(value) if value == value else None
     for name in missing_fields(row):
         record[name] = None
-    record.update(zip(CATEGORICAL_NAMES, map(LEVEL_OF_COLUMN.__getitem__, columns), strict=True))
+    record.update(zip(CATEGORICAL_NAMES, map(LEVEL_OF_CODE.__getitem__, columns), strict=True))
     return record
 
 
@@ -589,39 +643,53 @@ def clean_value(f: Field, raw: Any) -> float | str | None:
         return UNKNOWN if f.allows_unknown else None
 
 
-_ONE_HOT_ZEROS = [0.0] * (len(FEATURE_NAMES) - len(NUMERIC_NAMES))
+def encode_fields(records: Sequence[Mapping[str, float | str | None]]) -> np.ndarray:
+    """Parsed records → all 21 fields as float64 columns in FIELD_NAMES order, for profiles and monitoring.
 
-
-def encode(records: Sequence[Mapping[str, float | str | None]]) -> np.ndarray:
-    """Parsed records → the model's float32 matrix: 17 numbers (NaN when missing), then one-hot.
-
-    A missing category leaves all of its columns at zero.
+    Numbers as they are, a category as its level's position in :attr:`Field.levels`; NaN when missing.
     """
-    matrix = np.zeros((len(records), len(FEATURE_NAMES)), dtype=np.float32)
-    numeric = [[_nan_if_none(record.get(name)) for name in NUMERIC_NAMES] for record in records]
-    if records:
-        matrix[:, : len(NUMERIC_NAMES)] = numeric
+    positions = {f.name: {level: float(p) for p, level in enumerate(f.levels)} for f in CATEGORICAL_FIELDS}
+    matrix = np.empty((len(records), len(FIELDS)), dtype=np.float64)
     for row, record in enumerate(records):
-        for name, table in _ONE_HOT_BY_NAME.items():
-            column = table.get(record.get(name))  # type: ignore[arg-type]
-            if column is not None:
-                matrix[row, column] = 1.0
+        matrix[row] = [
+            _nan_if_none(record.get(f.name)) if f.is_numeric else positions[f.name].get(record.get(f.name), math.nan)  # type: ignore[arg-type]
+            for f in FIELDS
+        ]
     return matrix
 
 
+def model_matrix(fields: np.ndarray) -> np.ndarray:
+    """:func:`encode_fields`' matrix → the model's float32 columns (FEATURE_NAMES): used fields, ranks."""
+    matrix = np.empty((len(fields), len(FEATURE_NAMES)), dtype=np.float32)
+    for column, name in enumerate(FEATURE_NAMES):
+        values = fields[:, FIELD_NAMES.index(name)]
+        if name in ORDERED_LEVELS:
+            start, end = _LEVEL_STARTS[_CATEGORY_POSITION[name] : _CATEGORY_POSITION[name] + 2]
+            ranks = np.array([*_RANKS[start:end], math.nan])  # a missing level (NaN) takes the last, NaN
+            values = ranks[np.where(np.isnan(values), end - start, values).astype(np.intp)]
+        matrix[:, column] = values
+    return matrix
+
+
+def encode(records: Sequence[Mapping[str, float | str | None]]) -> np.ndarray:
+    """Parsed records → the model's float32 matrix (FEATURE_NAMES); NaN where a used field is missing."""
+    return model_matrix(encode_fields(records))
+
+
+_pick_model_numbers = _picker(_MODEL_NUMBERS)
+
+
 def encode_rows(rows: Sequence[list[float]], columns: Sequence[Sequence[int]]) -> np.ndarray:
-    """:func:`parse_batch`'s rows and one-hot columns → the same float32 matrix :func:`encode` gives."""
+    """:func:`parse_batch`'s rows and level codes → the same float32 matrix :func:`encode` gives."""
     if len(rows) <= _SMALL_BATCH:  # numpy's per-call overhead outweighs the work for a few rows
-        encoded = []
-        for row, levels in zip(rows, columns, strict=True):
-            vector = row + _ONE_HOT_ZEROS
-            for column in levels:
-                vector[column] = 1.0
-            encoded.append(vector)
+        numbers, ranks, categories = _pick_model_numbers, _RANKS, _MODEL_CATEGORIES
+        encoded = [
+            [*numbers(row), *[ranks[codes[p]] for p in categories]] for row, codes in zip(rows, columns, strict=True)
+        ]
         return np.array(encoded, dtype=np.float32).reshape(len(rows), len(FEATURE_NAMES))
-    matrix = np.zeros((len(rows), len(FEATURE_NAMES)), dtype=np.float32)
-    matrix[:, : len(NUMERIC_NAMES)] = rows
-    matrix[np.arange(len(rows))[:, None], np.array(columns, dtype=np.intp)] = 1.0
+    matrix = np.empty((len(rows), len(FEATURE_NAMES)), dtype=np.float32)
+    matrix[:, : len(_MODEL_NUMBERS)] = np.asarray(rows, dtype=np.float64)[:, _MODEL_NUMBERS]
+    matrix[:, len(_MODEL_NUMBERS) :] = _RANK_OF_CODE[np.asarray(columns, dtype=np.intp)[:, _MODEL_CATEGORIES]]
     return matrix
 
 

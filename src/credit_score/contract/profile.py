@@ -1,7 +1,8 @@
 """The reference profile of the training data: what "normal" input looked like, for drift checks later.
 
 Stored as ``bundle/reference_profile.json`` in the training run and copied into the bundle's
-metadata. Format (version 1), computed on the encoded training matrix::
+metadata. Format (version 1), computed on all 21 fields of the training rows (:func:`fields.encode_fields`,
+whether the model uses a field or not: drift and fairness monitoring read Age and the categories too)::
 
     {
       "format_version": 1,
@@ -16,7 +17,7 @@ metadata. Format (version 1), computed on the encoded training matrix::
       "categorical": {                       # the 4 categorical fields
         "Credit_Mix": {
           "frequencies": {"Bad": 0.19, "Standard": 0.36, "Good": 0.24, "Unknown": 0.21},
-          "missing": 0.0                     # rows with no level at all (all one-hot columns zero)
+          "missing": 0.0                     # rows with no level at all
         }, ...
       },
       "prediction_mix": {"Poor": 0.27, "Standard": 0.55, "Good": 0.18}   # labels predicted on eval rows
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from credit_score.contract.bundle import CLASSES
-from credit_score.contract.fields import CATEGORICAL_FIELDS, FEATURE_NAMES, NUMERIC_FIELDS
+from credit_score.contract.fields import FIELDS
 
 FORMAT_VERSION = 1
 BINS = 10
@@ -67,28 +68,27 @@ def _numeric_profile(values: np.ndarray) -> dict[str, Any]:
     return {"edges": edges, "fractions": bin_fractions(values, edges), "missing": round(missing, _DIGITS)}
 
 
-def reference_profile(features: np.ndarray, eval_predictions: np.ndarray) -> dict[str, Any]:
-    """Profile the encoded training rows and the class mix predicted for the evaluation rows."""
-    if features.ndim != 2 or features.shape[1] != len(FEATURE_NAMES) or not len(features):
-        raise ValueError(f"expected a non-empty encoded matrix with {len(FEATURE_NAMES)} columns")
-    numeric = {
-        f.name: _numeric_profile(features[:, column].astype(np.float64)) for column, f in enumerate(NUMERIC_FIELDS)
-    }
+def reference_profile(fields: np.ndarray, eval_predictions: np.ndarray) -> dict[str, Any]:
+    """Profile the training rows' 21 fields (:func:`fields.encode_fields`) and the predicted class mix."""
+    if fields.ndim != 2 or fields.shape[1] != len(FIELDS) or not len(fields):
+        raise ValueError(f"expected a non-empty matrix of the {len(FIELDS)} fields")
+    numeric: dict[str, Any] = {}
     categorical: dict[str, Any] = {}
-    column = len(NUMERIC_FIELDS)
-    for f in CATEGORICAL_FIELDS:
-        block = features[:, column : column + len(f.levels)]
-        column += len(f.levels)
-        shares = block.mean(axis=0)
+    for column, f in enumerate(FIELDS):
+        values = fields[:, column].astype(np.float64)
+        if f.is_numeric:
+            numeric[f.name] = _numeric_profile(values)
+            continue
+        shares = np.bincount(values[~np.isnan(values)].astype(np.intp), minlength=len(f.levels)) / len(values)
         categorical[f.name] = {
             "frequencies": {level: round(float(share), _DIGITS) for level, share in zip(f.levels, shares, strict=True)},
-            "missing": round(float((block.sum(axis=1) == 0).mean()), _DIGITS),
+            "missing": round(float(np.isnan(values).mean()), _DIGITS),
         }
     predictions = np.asarray(eval_predictions, dtype=np.int64)
     mix = np.bincount(predictions, minlength=len(CLASSES)) / max(len(predictions), 1)
     return {
         "format_version": FORMAT_VERSION,
-        "rows": len(features),
+        "rows": len(fields),
         "numeric": numeric,
         "categorical": categorical,
         "prediction_mix": {label: round(float(mix[code]), _DIGITS) for code, label in CLASSES},

@@ -163,7 +163,7 @@ def download(
 
 def explain_tables(cascade: Cascade, rows: np.ndarray) -> tuple[bytes, dict[str, Any]]:
     """The reason-code tables of ``cascade`` and their parity against shap on ``rows``; DownloadError if off."""
-    tables = explainer.build_tables(cascade.boosters, rows)
+    tables = explainer.build_tables(cascade.boosters)
     try:
         report = explainer.check_parity(explainer.load_tables(tables), cascade.boosters, rows)
     except explainer.ExplainerParityError as error:

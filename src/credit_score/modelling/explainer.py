@@ -31,14 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from credit_score.contract.fields import FEATURE_NAMES, FIELD_NAMES, FIELDS
+from credit_score.contract.fields import FEATURE_NAMES, FIELD_NAMES
 from credit_score.contract.reasons import MARGIN_NAMES
 from credit_score.runtime.explainer import FORMAT_VERSION, Explainer, column_fields, pattern_table
 
 MIN_PARITY_ROWS = 1_000
 PARITY_TOLERANCE = 1e-6  # |our contribution - shap's| per column, on the raw-score scale
 ADDITIVITY_TOLERANCE = 1e-5
-PROBE_QUANTILES = np.array([0.025, *np.linspace(0.05, 0.95, 19), 0.975])  # where a reason's field is moved to
 
 
 class ExplainerParityError(RuntimeError):
@@ -92,7 +91,7 @@ def _booster_tables(dump: dict[str, Any], prefix: str, fields_of_columns: np.nda
             share = 1.0
             for node, left in path:
                 if node["decision_type"] != "<=":
-                    raise ValueError("categorical splits are not supported: categories are one-hot columns")
+                    raise ValueError("categorical splits are not supported: categories are ordinal columns")
                 column = int(node["split_feature"])
                 threshold = float(node["threshold"])
                 child = node["left_child"] if left else node["right_child"]
@@ -155,12 +154,8 @@ def _booster_tables(dump: dict[str, Any], prefix: str, fields_of_columns: np.nda
     }
 
 
-def build_tables(boosters: Sequence[Any], reference: np.ndarray) -> bytes:
-    """``explainer.npz`` for the cascade: one set of tables per booster, in :data:`MARGIN_NAMES` order.
-
-    ``reference`` (encoded training rows, NaN where missing) gives each number's probe values: the
-    :data:`PROBE_QUANTILES` of its reference values, where a reason's direction is tested.
-    """
+def build_tables(boosters: Sequence[Any]) -> bytes:
+    """``explainer.npz`` for the cascade: one set of tables per booster, in :data:`MARGIN_NAMES` order."""
     if len(boosters) != len(MARGIN_NAMES):
         raise ValueError(f"expected {len(MARGIN_NAMES)} boosters: {', '.join(MARGIN_NAMES)}")
     arrays: dict[str, np.ndarray] = {
@@ -169,18 +164,12 @@ def build_tables(boosters: Sequence[Any], reference: np.ndarray) -> bytes:
         "field_names": np.array(FIELD_NAMES),
         "margin_names": np.array(MARGIN_NAMES),
     }
-    for index, f in enumerate(FIELDS):
-        if f.is_numeric:
-            column = np.asarray(reference[:, FEATURE_NAMES.index(f.name)], dtype=np.float64)
-            column = column[~np.isnan(column)]
-            if not len(column):
-                raise ValueError(f"no reference values for {f.name}")
-            arrays[f"probes_{index}"] = np.unique(np.quantile(column, PROBE_QUANTILES, method="inverted_cdf"))
     fields_of_columns = column_fields()
     for index, booster in enumerate(boosters):
         dump = booster.dump_model()
         if dump["max_feature_idx"] + 1 != len(FEATURE_NAMES):
-            raise ValueError(f"booster {MARGIN_NAMES[index]} takes {dump['max_feature_idx'] + 1} columns, not 47")
+            columns = dump["max_feature_idx"] + 1
+            raise ValueError(f"booster {MARGIN_NAMES[index]} takes {columns} columns, not {len(FEATURE_NAMES)}")
         arrays.update(_booster_tables(dump, f"b{index}_", fields_of_columns))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -195,7 +184,7 @@ def load_tables(tables: bytes) -> Explainer:
 def check_parity(explainer: Explainer, boosters: Sequence[Any], matrix: np.ndarray) -> dict[str, Any]:
     """Our contributions against ``shap.TreeExplainer`` (path-dependent) for both boosters on ``matrix``.
 
-    Compared per field (one-hot columns summed) and per margin; raises :class:`ExplainerParityError`
+    Compared per field and per margin; raises :class:`ExplainerParityError`
     when fewer than :data:`MIN_PARITY_ROWS` rows are given, when any contribution differs by more than
     :data:`PARITY_TOLERANCE`, or when contributions plus base value miss the booster's raw score by more
     than :data:`ADDITIVITY_TOLERANCE`.

@@ -5,16 +5,13 @@ The tables (``explainer.npz``, built and checked against ``shap.TreeExplainer`` 
 the interval ``(lo, hi]`` of each distinct path feature and, for each of the ``2^d`` hot-feature
 patterns, every path feature's contribution (from one Shapley table ``Ψ`` of ``2^d`` numbers).
 Explaining a row is then a handful of numpy operations over (leaves by path features): which features
-are hot, one ``take`` of each leaf's contributions under its pattern, one sum per field (a category's
-one-hot columns add up into its field). The same pattern yields the booster's raw score (the sum of
-the leaves the row reaches), so contributions + base value = margin holds by construction.
+are hot, one ``take`` of each leaf's contributions under its pattern, one sum per field (one column
+per used field; a field outside the model gets 0). The same pattern yields the booster's raw score
+(the sum of the leaves the row reaches), so contributions + base value = margin holds by construction.
 
-A reason's direction is the model's own response: the field alone is moved, everything else fixed,
-to each of its probe values (21 quantiles of the reference rows) and the explained margin recomputed
-(only the leaves whose paths test the field change; which probe satisfies which leaf's splits is
-fixed, so it is tabulated at load). A number is ``too_high`` when the helping moves below its value
-gain more in total than those above it, ``too_low`` otherwise (for a monotone field this is always
-the constraint's way); a category lists the categories that would score better.
+Reasons need no search of the model's response: every column is monotone in its field's credit
+direction, so :func:`credit_score.contract.reasons.select_reasons` reads a reason's direction from the
+contract's table, as the registered pyfunc does.
 numpy only: this module runs in the Lambda image.
 """
 
@@ -27,20 +24,12 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from credit_score.contract.fields import CATEGORICAL_FIELDS, FEATURE_NAMES, FIELD_NAMES, FIELDS
-from credit_score.contract.reasons import (
-    MARGIN_NAMES,
-    REASON_COUNT,
-    TOO_HIGH,
-    TOO_LOW,
-    UNFAVOURABLE,
-    reason_for,
-)
+from credit_score.contract.fields import FEATURE_NAMES, FIELD_NAMES
+from credit_score.contract.reasons import MARGIN_NAMES, Reason, field_state, select_reasons
 
 FORMAT_VERSION = 2  # 2 adds each booster's pattern table (``b{i}_table``); format 1 builds it at load
 READABLE_FORMATS = (1, 2)
 _FIELD_COUNT = len(FIELD_NAMES)
-_NO_GAIN = 1e-9  # a move "helps" only above float summation noise: leaf values are O(0.1), sums O(1)
 
 
 class ExplainerError(ValueError):
@@ -48,9 +37,8 @@ class ExplainerError(ValueError):
 
 
 def column_fields() -> np.ndarray:
-    """The field index (in FIELD_NAMES order) of each of the 47 encoded columns."""
-    index = {name: i for i, name in enumerate(FIELD_NAMES)}
-    return np.array([index[column.split("=", 1)[0]] for column in FEATURE_NAMES], dtype=np.intp)
+    """The field index (in FIELD_NAMES order) of each encoded column (FEATURE_NAMES)."""
+    return np.array([FIELD_NAMES.index(column) for column in FEATURE_NAMES], dtype=np.intp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,26 +51,10 @@ class Contributions:
     margin: np.ndarray
 
 
-@dataclass(frozen=True, slots=True)
-class _FieldProbe:
-    """What moving one field to each probe value does to the leaves whose paths test that field.
-
-    ``inside[k, u]`` says whether probe ``k`` satisfies every split on the field along leaf ``u``'s
-    path: fixed per probe, so it is computed once at load; per row only the other features' state
-    (the hot-feature pattern) is needed.
-    """
-
-    leaves: np.ndarray
-    mask: np.ndarray  # bits of the field's slots in each leaf
-    full: np.ndarray
-    value: np.ndarray
-    inside: np.ndarray  # (probes, leaves) float 0/1
-
-
 class _Booster:
     """The tables of one booster and the vectorised evaluation over them."""
 
-    def __init__(self, arrays: Any, prefix: str, probes: dict[int, np.ndarray]) -> None:
+    def __init__(self, arrays: Any, prefix: str) -> None:
         def get(name: str) -> np.ndarray:
             return arrays[prefix + name]
 
@@ -106,24 +78,6 @@ class _Booster:
             self.table = pattern_table(get("psi"), self.bits, self.hot_coef, self.cold_coef)
         self.start = np.arange(len(self.value), dtype=np.intp) << self.width
         self._order, self._field_starts, self._fields_present = _field_runs(self.field, self.cold_coef != 0)
-        self._alternatives = probes
-        # built on a field's first reason, not at load: a cold start pays for the few fields it explains
-        self.probes: list[_FieldProbe | None] = [None] * _FIELD_COUNT
-
-    def _field_probe(self, field_index: int, alternatives: np.ndarray) -> _FieldProbe:
-        """``alternatives`` (probes, columns of the field): the values the field is moved to."""
-        real = self.cold_coef != 0  # padding slots have no coefficient
-        leaf, slot = np.nonzero((self.field == field_index) & real)
-        first = FEATURE_NAMES.index(_first_column(FIELD_NAMES[field_index]))
-        bit = self.bits[slot]
-        starts = np.flatnonzero(np.r_[True, leaf[1:] != leaf[:-1]]) if len(leaf) else np.zeros(0, dtype=np.intp)
-        groups = leaf[starts]
-        mask = np.add.reduceat(bit, starts) if len(leaf) else np.zeros(0, dtype=np.int64)
-        values = alternatives[:, self.column[leaf, slot] - first]
-        hot = (values > self.lo[leaf, slot]) & (values <= self.hi[leaf, slot])
-        bits = np.add.reduceat(hot * bit, starts, axis=1) if len(leaf) else np.zeros((len(alternatives), 0))
-        inside = bits == mask
-        return _FieldProbe(groups, mask, self.full[groups], self.value[groups], inside.astype(np.float64))
 
     def hot(self, row: np.ndarray) -> np.ndarray:
         """(leaves, slots) bool: the row satisfies every split of the slot's feature on the leaf's path.
@@ -156,16 +110,6 @@ class _Booster:
         fields[self._fields_present] = np.add.reduceat(values.take(self._order), self._field_starts)
         margin = float(self.value[pattern == self.full].sum()) if with_margin else math.nan
         return fields, margin, pattern
-
-    def margin_gains(self, field_index: int, pattern: np.ndarray) -> np.ndarray:
-        """Change of the raw score when the field alone takes each of its probe values."""
-        probe = self.probes[field_index]
-        if probe is None:
-            probe = self.probes[field_index] = self._field_probe(field_index, self._alternatives[field_index])
-        current = pattern[probe.leaves]
-        others = ((current | probe.mask) == probe.full) * probe.value
-        reached = ((current == probe.full) * probe.value).sum()
-        return probe.inside @ others - reached
 
 
 def _float32_bounds(bounds: np.ndarray) -> np.ndarray:
@@ -206,13 +150,6 @@ def _field_runs(field: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.nda
     return order, starts, ordered[starts]
 
 
-def _first_column(field_name: str) -> str:
-    for category in CATEGORICAL_FIELDS:
-        if category.name == field_name:
-            return f"{field_name}={category.levels[0]}"
-    return field_name
-
-
 class Explainer:
     """Exact contributions and reason codes of both cascade margins; safe to share across invocations."""
 
@@ -223,10 +160,7 @@ class Explainer:
             raise ExplainerError("explainer tables were built for a different feature encoding")
         if tuple(arrays["margin_names"].tolist()) != MARGIN_NAMES:
             raise ExplainerError(f"explainer tables must explain {', '.join(MARGIN_NAMES)}")
-        self._probes = {i: arrays[f"probes_{i}"] for i, f in enumerate(FIELDS) if f.is_numeric}
-        probes = {i: self._probes[i][:, None] if f.is_numeric else np.eye(len(f.levels)) for i, f in enumerate(FIELDS)}
-        self.boosters = tuple(_Booster(arrays, f"b{i}_", probes) for i in range(len(MARGIN_NAMES)))
-        self._first = {i: FEATURE_NAMES.index(_first_column(f.name)) for i, f in enumerate(FIELDS)}
+        self.boosters = tuple(_Booster(arrays, f"b{i}_") for i in range(len(MARGIN_NAMES)))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | BinaryIO) -> Explainer:
@@ -256,7 +190,7 @@ class Explainer:
     def explain(
         self, matrix: np.ndarray, margins: np.ndarray, *, with_margin: bool = True
     ) -> tuple[Contributions, list[np.ndarray]]:
-        """Contributions, and each row's hot-feature pattern (for :meth:`reasons`).
+        """Contributions, and each row's hot-feature pattern (which leaves it reaches).
 
         ``with_margin=False`` leaves the explained margin NaN: only an answer with ``contributions``
         shows it, and summing the reached leaves is about 3 µs of a row's 40 (``python -m
@@ -278,52 +212,6 @@ class Explainer:
             patterns.append(pattern)
         return Contributions(fields, base, margin), patterns
 
-    def reasons(self, row: np.ndarray, margin_index: int, fields: np.ndarray, pattern: np.ndarray) -> list[Reason]:
-        """The (at most) four fields that lowered the explained margin most, each with its direction.
-
-        A field is a reason only when some move of it alone raises the margin: a negative contribution
-        that no change of the field could undo (path-dependent attributions spread interactions) tells
-        the applicant nothing to act on, so the next field is taken instead.
-        """
-        booster = self.boosters[margin_index]
-        out: list[Reason] = []
-        for field_index in np.argsort(fields, kind="stable").tolist():
-            if fields[field_index] >= 0 or len(out) == REASON_COUNT:
-                break
-            reason = self._reason(booster, field_index, row, pattern)
-            if reason is not None:
-                out.append(reason)
-        return out
-
-    def _reason(self, booster: _Booster, field_index: int, row: np.ndarray, pattern: np.ndarray) -> Reason | None:
-        f = FIELDS[field_index]
-        gains = booster.margin_gains(field_index, pattern)
-        if f.is_numeric:
-            probes = self._probes[field_index]
-            value = row[self._first[field_index]]
-            helps = gains > _NO_GAIN
-            up = gains[helps & (probes > value)].sum()
-            down = gains[helps & (probes < value)].sum()
-            if up == down == 0:
-                return None
-            return Reason(field_index, TOO_LOW if up > down else TOO_HIGH, ())
-        better = tuple(level for level, gain in zip(f.levels, gains.tolist(), strict=True) if gain > _NO_GAIN)
-        return Reason(field_index, UNFAVOURABLE, better) if better else None
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One reason of one answer: which field, which way, and for a category which categories would help."""
-
-    field_index: int
-    direction: str
-    better: tuple[str, ...]
-
-    def to_dict(self, language: str) -> dict[str, Any]:
-        name = FIELD_NAMES[self.field_index]
-        entry = reason_for(name, self.direction)
-        answer: dict[str, Any] = {"code": entry.code, "field": name, "direction": self.direction}
-        if self.direction == UNFAVOURABLE:
-            answer["better"] = list(self.better)
-        answer["text"] = entry.text[language]
-        return answer
+    def reasons(self, row: np.ndarray, fields: np.ndarray) -> list[Reason]:
+        """The reasons of one encoded ``row`` from its ``fields`` contributions (see ``select_reasons``)."""
+        return select_reasons(fields, field_state(row))

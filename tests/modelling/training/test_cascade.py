@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from credit_score.contract.fields import FEATURE_NAMES, FIELDS_BY_NAME
+from credit_score.contract.fields import CREDIT_DIRECTION, FEATURE_NAMES, ORDERED_LEVELS
 from credit_score.modelling.artifacts import class_probabilities, threshold_labels
 from credit_score.modelling.conversion import check_parity, require_parity, to_onnx
 from credit_score.modelling.training import synthetic
@@ -21,6 +21,7 @@ from credit_score.modelling.training.cascade import (
     tune_thresholds,
 )
 from credit_score.modelling.training.data import to_dataset
+from credit_score.modelling.training.monotonicity import domain
 
 ROUNDS = (40, 40)
 
@@ -45,20 +46,24 @@ def test_given_overrides_when_building_params_then_one_thread_always_and_depth_c
         booster_params(max_depth=6)
 
 
-def test_given_monotone_features_when_listing_constraints_then_each_sign_sits_exactly_on_its_feature() -> None:
+def test_given_the_direction_table_when_listing_constraints_then_every_column_carries_its_fields_sign() -> None:
     constraints = monotone_constraints()
 
     assert len(constraints) == len(FEATURE_NAMES)
-    assert {name: sign for name, sign in zip(FEATURE_NAMES, constraints, strict=True) if sign} == MONOTONE
+    assert dict(zip(FEATURE_NAMES, constraints, strict=True)) == MONOTONE
+    assert 0 not in constraints  # no column is free
+    signs = {"increasing": 1, "ordered": 1, "decreasing": -1}
+    assert {name: signs[direction] for name, direction in CREDIT_DIRECTION.items()} == MONOTONE
     assert MONOTONE["Outstanding_Debt"] == -1
     assert MONOTONE["Annual_Income"] == 1
+    assert MONOTONE["Credit_Mix"] == 1  # ranks rise from Bad to Good
     with pytest.raises(ValueError, match="not in the encoding"):
         monotone_constraints({"Shoe_Size": -1})
     with pytest.raises(ValueError, match="signs"):
         monotone_constraints({"Outstanding_Debt": 2})
 
 
-def test_given_fitted_cascade_when_scoring_then_probabilities_are_a_distribution_over_47_columns(
+def test_given_fitted_cascade_when_scoring_then_probabilities_are_a_distribution_over_the_used_fields(
     cascade, dataset
 ) -> None:
     probabilities = cascade.probabilities(dataset.features)
@@ -75,10 +80,13 @@ def test_given_generated_applicants_when_one_monotone_feature_sweeps_its_domain_
     cascade, dataset, name: str
 ) -> None:
     column = FEATURE_NAMES.index(name)
-    field = FIELDS_BY_NAME[name]
+    low, high = domain(name)
     rows = dataset.features[:200]
     previous_good, previous_poor, previous_label = None, None, None
-    sweep = np.linspace(field.minimum, min(field.maximum, 5 * np.nanmax(dataset.features[:, column])), 25)
+    if name in ORDERED_LEVELS:
+        sweep = np.arange(len(ORDERED_LEVELS[name]), dtype=np.float64)
+    else:
+        sweep = np.linspace(low, min(high, 5 * np.nanmax(dataset.features[:, column])), 25)
     for value in sweep if MONOTONE[name] < 0 else sweep[::-1]:  # from the best value to the worst
         moved = rows.copy()
         moved[:, column] = value
@@ -121,7 +129,7 @@ def test_given_margins_when_tuning_thresholds_then_the_chosen_pair_is_the_best_o
         assert chosen >= macro_f1(labels, threshold_labels(margins, other))
 
 
-def test_given_column_missing_in_every_training_row_when_fitting_then_model_takes_47_columns_and_converts(
+def test_given_column_missing_in_every_training_row_when_fitting_then_model_takes_every_column_and_converts(
     dataset,
 ) -> None:
     features = dataset.features.copy()

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_score.contract.fields import FEATURE_NAMES
+from credit_score.contract.fields import FEATURE_NAMES, FIELD_NAMES, FIELDS_BY_NAME
 from credit_score.modelling.training.data import RAW_COLUMNS, DataError, Dataset, read_raw_csv, split, to_dataset
 
 CLEAN_ROW = {
@@ -46,6 +46,10 @@ def column(name: str) -> int:
     return FEATURE_NAMES.index(name)
 
 
+def field(name: str) -> int:
+    return FIELD_NAMES.index(name)
+
+
 def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
     pd.DataFrame(rows, columns=list(RAW_COLUMNS)).to_csv(path, index=False)
     return path
@@ -73,12 +77,14 @@ def test_given_dirty_raw_values_when_reading_and_encoding_then_cleaned_like_serv
     assert clean[column("Credit_History_Age")] == 22 * 12 + 1
     assert clean[column("Num_Credit_Inquiries")] == 4.0
     assert soiled[column("Annual_Income")] == pytest.approx(52312.68)
-    for name in ("Age", "Amount_invested_monthly", "Changed_Credit_Limit", "Num_of_Loan"):
-        assert math.isnan(soiled[column(name)]), name
-    assert soiled[column("Occupation=Unknown")] == 1.0
-    assert soiled[column("Occupation=Scientist")] == 0.0
-    assert soiled[column("Credit_Mix=Unknown")] == 1.0
-    assert soiled[column("Payment_Behaviour=Unknown")] == 1.0
+    for name in ("Amount_invested_monthly", "Changed_Credit_Limit", "Num_of_Loan", "Credit_Mix"):
+        assert math.isnan(soiled[column(name)]), name  # junk, and an Unknown mix, are missing
+    # every field, used or not, for the reference profile: Age and the unranked categories too
+    assert dataset.fields.shape == (2, len(FIELD_NAMES))
+    assert math.isnan(dataset.fields[1, field("Age")])
+    assert dataset.fields[1, field("Occupation")] == FIELDS_BY_NAME["Occupation"].levels.index("Unknown")
+    assert dataset.fields[0, field("Occupation")] == FIELDS_BY_NAME["Occupation"].levels.index("Scientist")
+    assert dataset.fields[1, field("Payment_Behaviour")] == FIELDS_BY_NAME["Payment_Behaviour"].levels.index("Unknown")
     assert dataset.labels.tolist() == [2, 2]
 
 
@@ -89,7 +95,11 @@ def test_given_na_like_text_when_reading_then_kept_as_text_not_missing(tmp_path:
 
     assert frame.loc[0, "Payment_of_Min_Amount"] == "NM"
     assert frame.loc[0, "Name"] == "NA"
-    assert to_dataset(frame).features[0, column("Payment_of_Min_Amount=NM")] == 1.0
+    dataset = to_dataset(frame)
+    assert dataset.fields[0, field("Payment_of_Min_Amount")] == FIELDS_BY_NAME["Payment_of_Min_Amount"].levels.index(
+        "NM"
+    )
+    assert math.isnan(dataset.features[0, column("Payment_of_Min_Amount")])  # "not mentioned": no rank
 
 
 def test_given_unknown_or_missing_labels_when_encoding_then_rows_dropped_and_counted() -> None:
@@ -131,7 +141,7 @@ def dataset_of(customers: int, rows_per_customer: int, seed: int = 0) -> Dataset
     groups = np.repeat([f"CUS_{index}" for index in range(customers)], rows_per_customer)
     labels = np.repeat(rng.choice(3, customers, p=[0.3, 0.5, 0.2]), rows_per_customer)
     features = rng.random((len(groups), len(FEATURE_NAMES))).astype(np.float32)
-    return Dataset(features, labels, groups)
+    return Dataset(features, labels, groups, rng.random((len(groups), len(FIELD_NAMES))))
 
 
 def test_given_customers_with_several_rows_when_splitting_then_no_customer_on_both_sides() -> None:

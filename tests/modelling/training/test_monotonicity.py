@@ -1,16 +1,22 @@
-"""The step test and the gate it feeds: a worse value of a monotone feature must never improve an answer."""
+"""The step test and the gate it feeds: a field worsened in its credit direction must never improve an answer."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from credit_score.contract.fields import FEATURE_NAMES, FIELDS_BY_NAME
+from credit_score.contract.fields import CREDIT_DIRECTION, FEATURE_NAMES
 from credit_score.modelling.artifacts import Cascade
 from credit_score.modelling.training import synthetic
 from credit_score.modelling.training.cascade import MONOTONE, fit_cascade
 from credit_score.modelling.training.data import to_dataset
-from credit_score.modelling.training.monotonicity import STEPS, MonotonicityError, require_monotone, step_test
+from credit_score.modelling.training.monotonicity import (
+    STEPS,
+    MonotonicityError,
+    domain,
+    require_monotone,
+    step_test,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +34,11 @@ def test_given_constrained_cascade_when_step_testing_every_row_then_no_violation
     report = require_monotone(step_test(_fit(dataset), dataset.features))
 
     assert report.rows == len(dataset)
-    assert report.checks == len(dataset) * sum(len(STEPS[name]) for name in MONOTONE)
-    assert set(report.violations) == {f"{name}{step:+g}" for name in MONOTONE for step in STEPS[name]}
+    assert report.checks == len(dataset) * sum(len(STEPS[name]) for name in FEATURE_NAMES)
+    assert set(report.violations) == {f"{name}{step:+g}" for name in FEATURE_NAMES for step in STEPS[name]}
+    assert {"Credit_Mix-1", "Credit_Mix-2", "Payment_of_Min_Amount-1", "Total_EMI_per_month+500"} <= set(
+        report.violations
+    )
     assert report.as_metadata()["tolerance"] == 1e-9
 
 
@@ -76,11 +85,35 @@ def test_given_one_booster_penalising_income_when_step_testing_then_exactly_the_
     assert failing == {"Annual_Income-2000", "Annual_Income-10000"}  # less income must never help
 
 
-def test_given_steps_that_would_improve_a_feature_when_step_testing_then_refused(dataset) -> None:
-    good = _fit(dataset)
+def test_given_the_direction_table_then_every_used_field_is_stepped_the_worse_way() -> None:
+    assert set(STEPS) == set(FEATURE_NAMES)
+    for name, steps in STEPS.items():
+        assert steps
+        assert all(step * MONOTONE[name] < 0 for step in steps), name  # against the field's sign: worse
+    assert STEPS["Total_EMI_per_month"][0] > 0
+    assert STEPS["Monthly_Balance"][0] < 0
+    assert CREDIT_DIRECTION["Credit_Mix"] == "ordered"
+    assert STEPS["Credit_Mix"] == (-1, -2)  # Good -> Standard -> Bad
+    assert domain("Credit_Mix") == (0.0, 2.0)
 
-    with pytest.raises(ValueError, match="do not make the value worse"):
-        step_test(Cascade(good.boosters, good.thresholds, {"Outstanding_Debt": 1}), dataset.features[:10])
+
+def test_given_one_booster_rewarding_a_worse_credit_mix_when_step_testing_then_exactly_its_steps_fail(dataset) -> None:
+    good = _fit(dataset)
+    mix = FEATURE_NAMES.index("Credit_Mix")
+    defective = Cascade((_Shifted(good.boosters[0], mix, -0.5), good.boosters[1]), good.thresholds, MONOTONE)
+
+    report = step_test(defective, dataset.features)
+
+    failing = {key for key, count in report.violations.items() if count}
+    assert failing == {"Credit_Mix-1", "Credit_Mix-2"}
+
+
+def test_given_a_cascade_fitted_on_another_encoding_when_step_testing_then_refused(dataset) -> None:
+    good = _fit(dataset)
+    other = Cascade(good.boosters, good.thresholds, MONOTONE, feature_names=FEATURE_NAMES[:-1])
+
+    with pytest.raises(ValueError, match="another encoding"):
+        step_test(other, dataset.features[:10])
 
 
 class _RewardsBeyondDomain:
@@ -96,17 +129,19 @@ class _RewardsBeyondDomain:
             return self.booster.predict(matrix, raw_score=True) + 5.0 * outside
 
 
-@pytest.mark.parametrize(("name", "bound"), [("Interest_Rate", "maximum"), ("Annual_Income", "minimum")])
+@pytest.mark.parametrize(
+    ("name", "bound"), [("Interest_Rate", 1), ("Annual_Income", 0), ("Credit_Mix", 0), ("Payment_of_Min_Amount", 0)]
+)
 def test_given_values_at_the_domain_bound_or_missing_when_stepping_then_kept_inside_or_left_missing(
-    dataset, name: str, bound: str
+    dataset, name: str, bound: int
 ) -> None:
     cascade = _fit(dataset)
     rows = dataset.features[:50].copy()
     column = FEATURE_NAMES.index(name)
-    field = FIELDS_BY_NAME[name]
-    rows[:25, column] = getattr(field, bound)  # the edge a worsening step points at
+    low, high = domain(name)
+    rows[:25, column] = (low, high)[bound]  # the edge a worsening step points at
     rows[25:, column] = np.nan
-    odd = _RewardsBeyondDomain(cascade.boosters[1], column, field.minimum, field.maximum)
+    odd = _RewardsBeyondDomain(cascade.boosters[1], column, low, high)
 
     report = step_test(Cascade((cascade.boosters[0], odd), cascade.thresholds, MONOTONE), rows)
 

@@ -98,11 +98,13 @@ def test_given_profile_when_generating_then_history_age_written_in_years_and_mon
 def test_given_generated_rows_when_cleaned_then_class_signal_points_the_real_way(rows: pd.DataFrame) -> None:
     dataset = to_dataset(rows)
     debt = dataset.features[:, FEATURE_NAMES.index("Outstanding_Debt")]
-    bad_mix = dataset.features[:, FEATURE_NAMES.index("Credit_Mix=Bad")]
+    bad_mix = dataset.features[:, FEATURE_NAMES.index("Credit_Mix")] == 0.0  # the worst rank
+    minimum_only = dataset.features[:, FEATURE_NAMES.index("Payment_of_Min_Amount")] == 0.0  # "Yes"
 
     poor, good = dataset.labels == 0, dataset.labels == 2
     assert np.nanmedian(debt[poor]) > 1.5 * np.nanmedian(debt[good])
     assert bad_mix[poor].mean() > 3 * bad_mix[good].mean()
+    assert minimum_only[poor].mean() > 2 * minimum_only[good].mean()  # the ranks carry the real order
 
 
 def test_given_raw_frame_when_building_profile_then_marginals_and_correlations_are_valid(rows: pd.DataFrame) -> None:

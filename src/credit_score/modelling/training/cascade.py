@@ -1,27 +1,18 @@
-"""Fitting the ordinal cascade: two monotone LightGBM boosters and the label thresholds.
+"""Fitting the ordinal cascade: two fully monotone LightGBM boosters and the label thresholds.
 
 Booster 1 learns P(y >= Standard) on every row, booster 2 P(y = Good | y >= Standard) on the rows
 that are at least Standard; ``credit_score.modelling.artifacts`` turns their margins into the three
-class probabilities. Both carry the monotone constraints of :data:`MONOTONE`: more debt, delays,
-inquiries or interest can only lower either margin, more income, take-home pay or credit history
-only raise it, so such a change moves P(Good) and P(Poor) the way credit logic says and never the
-class the other way.
+class probabilities. Both are constrained in every column to the field's credit direction from the
+contract (:data:`credit_score.contract.fields.CREDIT_DIRECTION`, through :data:`MONOTONE`): more
+debt, delays, inquiries or instalments can only lower either margin, more income, savings or credit
+history only raise it, a better credit mix only raise it. So any change of one field moves P(Good)
+and P(Poor) the way credit logic says and never the label the other way, and every exact
+attribution is a reason in the field's own direction. Age, Occupation and Payment_Behaviour are
+not columns at all (see the contract).
 
-Why these settings: on the real file (5-fold cross-validation) the monotone cascade matches the
-former soft vote of a forest and boosted trees in weighted AUC (0.761 against 0.762) with better
-calibration; ratio features (debt/income, EMI/salary) added less than 0.001 AUC, not worth
-computing them in the served graph. The best derived column found, Annual_Income / 12 minus
-Monthly_Inhand_Salary, raised the mean over ten hold-out splits by 0.0016 AUC and nothing on the
-default split; a column computed from two fields would also make per-field attributions a choice
-rather than exact, so the encoding stays one field per column. Depth 5 bounds the explainer's
-tables; 200/150 rounds at learning rate 0.03 is where the held-out AUC stops rising. These defaults
-sit on a plateau: on the training rows (5 folds, three fold draws, AUC 0.7626) no change tried
-raised the AUC by more than 0.0005 or the out-of-fold macro-F1 by more than 0.001, and several
-lowered them: the "advanced" constraint method, leaves, min_data_in_leaf, feature fraction,
-bagging, L1/L2, path smoothing, max_bin, learning rate and rounds per booster, scale_pos_weight,
-dart, Num_of_Loan or Num_Credit_Card as monotone too, averaging five bagged cascades. Extra trees
-cost 0.006 AUC, and so does Total_EMI_per_month as a monotone feature. Pooling three draws of the
-threshold folds did not help measurably either.
+Why these settings: depth 5 bounds the explainer's tables; 200/150 rounds at learning rate 0.03
+is where the held-out AUC stops rising; the figures of the recipe against the unconstrained one,
+and what each constraint costs, are in docs/model.md (``python -m benchmarks.holdout_spread``).
 One thread: on the shared 2-core build machines LightGBM is many times slower with two.
 
 The label thresholds are tuned for macro-F1 on out-of-fold margins of the training rows (customer
@@ -35,24 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from credit_score.contract.fields import FEATURE_NAMES
+from credit_score.contract import fields
+from credit_score.contract.fields import CREDIT_DIRECTION, FEATURE_NAMES
 from credit_score.modelling.artifacts import DECREASING, INCREASING, Cascade, threshold_labels
 
-# Feature -> LightGBM constraint sign: -1 a higher value can only worsen the answer, +1 only improve it.
-# Income, take-home pay and history length cost nothing measurable over ten hold-out splits (mean
-# macro-F1 0.6054 against 0.6057, AUC 0.7587 against 0.7589); credit utilisation as -1 cost 0.0016 F1,
-# Total_EMI_per_month as -1 0.006 AUC (in this data 44 % of applicants paying 10-15 % of their take-home
-# pay in instalments are Good, 6 % of those paying 4-8 %), so both stay free.
-MONOTONE: dict[str, int] = {
-    "Num_of_Delayed_Payment": DECREASING,
-    "Outstanding_Debt": DECREASING,
-    "Delay_from_due_date": DECREASING,
-    "Num_Credit_Inquiries": DECREASING,
-    "Interest_Rate": DECREASING,
-    "Annual_Income": INCREASING,
-    "Monthly_Inhand_Salary": INCREASING,
-    "Credit_History_Age": INCREASING,
-}
+# The contract's direction -> LightGBM's constraint sign (an ordered category's rank rises with quality).
+SIGN_OF_DIRECTION = {fields.INCREASING: INCREASING, fields.ORDERED: INCREASING, fields.DECREASING: DECREASING}
+# Every column constrained: -1 a higher value can only worsen the answer, +1 only improve it.
+MONOTONE: dict[str, int] = {name: SIGN_OF_DIRECTION[CREDIT_DIRECTION[name]] for name in FEATURE_NAMES}
 DEFAULTS: dict[str, Any] = {
     "objective": "binary",
     "max_depth": 5,
@@ -96,7 +77,7 @@ def fit_boosters(
     """Booster 1 on every row (y >= Standard), booster 2 on the rows at least Standard (y = Good)."""
     import lightgbm
 
-    names = [name.replace("=", "__") for name in FEATURE_NAMES]  # LightGBM refuses '=' in names
+    names = list(FEATURE_NAMES)
     upper = labels >= 1
     first = lightgbm.train(params, lightgbm.Dataset(features, upper.astype(np.int64), feature_name=names), rounds[0])
     second = lightgbm.train(

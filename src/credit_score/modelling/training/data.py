@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from credit_score.contract.bundle import CLASSES
-from credit_score.contract.fields import FIELDS, clean_value, encode
+from credit_score.contract.fields import FIELDS, clean_value, encode_fields, model_matrix
 
 TARGET = "Credit_Score"
 CUSTOMER = "Customer_ID"
@@ -61,18 +61,23 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """Encoded rows with their class codes; ``groups`` keeps a customer's rows together."""
+    """Encoded rows with their class codes; ``groups`` keeps a customer's rows together.
+
+    ``features`` is the model's matrix (FEATURE_NAMES), ``fields`` all 21 fields (``encode_fields``)
+    for the reference profile, which also describes the fields the model does not use.
+    """
 
     features: np.ndarray
     labels: np.ndarray
     groups: np.ndarray
+    fields: np.ndarray
     dropped_rows: int = 0
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, rows: np.ndarray) -> Dataset:
-        return Dataset(self.features[rows], self.labels[rows], self.groups[rows])
+        return Dataset(self.features[rows], self.labels[rows], self.groups[rows], self.fields[rows])
 
 
 def read_raw_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -101,10 +106,12 @@ def to_dataset(frame: pd.DataFrame) -> Dataset:
     if kept.empty:
         raise DataError(f"no row has a {TARGET} among {', '.join(LABELS)}")
     groups = kept[CUSTOMER].to_numpy() if CUSTOMER in kept.columns else np.arange(len(kept)).astype(str)
+    fields = encode_fields(clean_records(kept))
     return Dataset(
-        features=encode(clean_records(kept)),
+        features=model_matrix(fields),
         labels=labels[keep].to_numpy(dtype=np.int64),
         groups=np.asarray(groups, dtype=str),
+        fields=fields,
         dropped_rows=int((~keep).sum()),
     )
 

@@ -1,11 +1,13 @@
-"""The step test: worsening a monotone feature, everything else fixed, must never make an answer better.
+"""The step test: worsening a used field, everything else fixed, must never make an answer better.
 
-For every row and every monotone feature, each realistic step of :data:`STEPS` makes the value
-worse: up for a feature that may only lower the answer (more debt), down for one that may only
-raise it (less income), kept inside the field's domain from the contract. Each step must leave
-P(Good) no higher, P(Poor) no lower (within :data:`TOLERANCE`) and the label no better. Missing
-values stay missing: there is nothing to move. The champion gate runs it on every training and
-evaluation row and refuses a model that fails.
+For every row and every field the model uses (:data:`credit_score.contract.fields.FEATURE_NAMES`),
+each step of :data:`STEPS` makes the value worse the way the contract's credit direction says: up
+for a more-is-worse number (more debt), down for a more-is-better one (less income) or an ordered
+category (Good → Standard → Bad credit mix), kept inside the field's domain from the contract. Each
+step must leave P(Good) no higher, P(Poor) no lower (within :data:`TOLERANCE`) and the label no
+better. Missing values stay missing: there is nothing to move. The test reads the direction table,
+not the model's own constraints, so a model fitted with fewer constraints fails it. The champion
+gate runs it on every training and evaluation row and refuses a model that fails.
 """
 
 from __future__ import annotations
@@ -15,25 +17,49 @@ from typing import Any
 
 import numpy as np
 
-from credit_score.contract.fields import FEATURE_NAMES, FIELDS_BY_NAME
+from credit_score.contract.fields import CREDIT_DIRECTION, DECREASING, FEATURE_NAMES, FIELDS_BY_NAME, ORDERED_LEVELS
 from credit_score.modelling.artifacts import Cascade, class_probabilities, threshold_labels
 
 TOLERANCE = 1e-9
-STEPS: dict[str, tuple[float, ...]] = {  # signed: each step makes the value worse
-    "Num_of_Delayed_Payment": (1, 3, 10),
-    "Outstanding_Debt": (1_000, 5_000),
-    "Delay_from_due_date": (1, 5, 15),
-    "Num_Credit_Inquiries": (1, 3),
+# How far each field is worsened, in the field's unit (an ordered category in levels); the sign comes
+# from the direction table.
+STEP_SIZES: dict[str, tuple[float, ...]] = {
+    "Annual_Income": (2_000, 10_000),
+    "Monthly_Inhand_Salary": (200, 1_000),
+    "Num_Bank_Accounts": (1, 3),
+    "Num_Credit_Card": (1, 3),
     "Interest_Rate": (2, 5),
-    "Annual_Income": (-2_000, -10_000),
-    "Monthly_Inhand_Salary": (-200, -1_000),
-    "Credit_History_Age": (-6, -24),
+    "Num_of_Loan": (1, 3),
+    "Delay_from_due_date": (1, 5, 15),
+    "Num_of_Delayed_Payment": (1, 3, 10),
+    "Changed_Credit_Limit": (2, 10),
+    "Num_Credit_Inquiries": (1, 3),
+    "Outstanding_Debt": (1_000, 5_000),
+    "Credit_Utilization_Ratio": (5, 20),
+    "Credit_History_Age": (6, 24),
+    "Total_EMI_per_month": (50, 500),
+    "Amount_invested_monthly": (50, 500),
+    "Monthly_Balance": (50, 500),
+    "Credit_Mix": (1, 2),
+    "Payment_of_Min_Amount": (1,),
+}
+STEPS: dict[str, tuple[float, ...]] = {  # signed: each step makes the value worse
+    name: tuple(size if CREDIT_DIRECTION[name] == DECREASING else -size for size in STEP_SIZES[name])
+    for name in FEATURE_NAMES
 }
 POOR, GOOD = 0, 2
 
 
+def domain(name: str) -> tuple[float, float]:
+    """The encoded values ``name`` can take: a number's domain, an ordered category's ranks."""
+    if name in ORDERED_LEVELS:
+        return 0.0, float(len(ORDERED_LEVELS[name]) - 1)
+    f = FIELDS_BY_NAME[name]
+    return float(f.minimum), float(f.maximum)  # type: ignore[arg-type]
+
+
 class MonotonicityError(Exception):
-    """The model lets a worse value of a monotone feature improve an answer; it must not be registered."""
+    """The model lets a field worsened in its credit direction improve an answer; it must not be registered."""
 
 
 @dataclass(frozen=True)
@@ -53,13 +79,9 @@ class StepReport:
 
 
 def step_test(cascade: Cascade, features: np.ndarray, chunk: int = 20_000) -> StepReport:
-    """Worsen each monotone feature by each step on every row of ``features``; count the violations."""
-    missing_steps = set(cascade.monotone) - set(STEPS)
-    if missing_steps:
-        raise ValueError(f"no steps defined for the monotone features {sorted(missing_steps)}")
-    wrong_way = [name for name, sign in cascade.monotone.items() if any(step * sign >= 0 for step in STEPS[name])]
-    if wrong_way:
-        raise ValueError(f"the steps of {sorted(wrong_way)} do not make the value worse")
+    """Worsen each used field by each step on every row of ``features``; count the violations."""
+    if cascade.feature_names != FEATURE_NAMES:
+        raise ValueError("the cascade was trained on another encoding than the contract's")
     violations: dict[str, int] = {}
     checks = 0
     for start in range(0, len(features), chunk):
@@ -67,12 +89,11 @@ def step_test(cascade: Cascade, features: np.ndarray, chunk: int = 20_000) -> St
         base_margins = cascade.margins(rows)
         base = class_probabilities(base_margins)
         base_labels = threshold_labels(base_margins, cascade.thresholds)
-        for name in cascade.monotone:
-            column = FEATURE_NAMES.index(name)
-            domain = FIELDS_BY_NAME[name]
+        for column, name in enumerate(FEATURE_NAMES):
+            low, high = domain(name)
             for step in STEPS[name]:
                 worsened = rows.copy()
-                worsened[:, column] = np.clip(rows[:, column] + step, domain.minimum, domain.maximum)  # NaN stays NaN
+                worsened[:, column] = np.clip(rows[:, column] + step, low, high)  # NaN stays NaN
                 margins = cascade.margins(worsened)
                 moved = class_probabilities(margins)
                 worse = (
@@ -92,7 +113,7 @@ def require_monotone(report: StepReport) -> StepReport:
         worst = sorted(((count, key) for key, count in report.violations.items() if count), reverse=True)[:3]
         listed = ", ".join(f"{key}: {count} rows" for count, key in worst)
         raise MonotonicityError(
-            f"the model improves answers when a monotone feature gets worse ({listed} of {report.rows}); "
+            f"the model improves answers when a field gets worse in its credit direction ({listed} of {report.rows}); "
             "it is not registered"
         )
     return report

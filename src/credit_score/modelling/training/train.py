@@ -157,7 +157,7 @@ def train(
         params=params,
         metrics=metrics,
         confusion=confusion(evaluation.labels, predicted),
-        reference_profile=reference_profile(training.features, cascade.labels(training.features)),
+        reference_profile=reference_profile(training.fields, cascade.labels(training.features)),
         parity_sample=parity_rows(dataset.features, seed),
         example=example_records(frame),
         monotonicity=monotonicity.as_metadata(),
