@@ -1,6 +1,6 @@
-"""How much the hold-out figures depend on which customers are held out.
+"""How much the hold-out figures depend on which customers are held out, and what each constraint costs.
 
-``python -m benchmarks.holdout_spread`` fits the production cascade (``training.cascade`` defaults,
+``python -m benchmarks.holdout_spread`` fits the served cascade (``training.cascade`` defaults,
 thresholds tuned out of fold on the training rows only) on the shared file once per split seed, each
 time holding out 20 % of the customers with ``training.data.split`` exactly as ``credit-score-train``
 does, and scores the held-out rows. It writes ``benchmarks/results/holdout_spread.json``.
@@ -9,14 +9,19 @@ Why: the quality bar is judged on about 2,000 rows, where one split's macro-F1 a
 ±0.01; the spread tells a reader whether a figure below or above the bar is the model or the draw.
 Seed 42 is the default split of training and evaluation; the others are 1 to 9.
 
-Each split is also fitted once more without the monotone constraints, everything else equal: the
-gap between the two is what monotonicity costs in quality, measured on the same rows, and the
-unconstrained figure is the recipe's ceiling on that split.
+Each split is also fitted once more without any monotone constraint, everything else equal (the same
+columns: Age, Occupation and Payment_Behaviour stay out): the gap is what the credit directions cost
+in quality on the same rows, and the unconstrained figure is the recipe's ceiling on that split.
+
+``--costs`` adds, for every used field, the cascade with that one constraint removed (and one with
+both ordered categories freed), on the same ten splits: the AUC and macro-F1 a constraint gives back
+when removed (``benchmarks/results/constraint_costs.json``; about 19 times the plain run).
 """
 
 from __future__ import annotations
 
 import statistics
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,37 +29,54 @@ from benchmarks.data import ROOT, csv_digest, measure_on_shared_csv
 from credit_score.modelling.training.data import DEFAULT_EVAL_FRACTION, DEFAULT_SEED
 
 RESULTS = ROOT / "benchmarks" / "results" / "holdout_spread.json"
+COSTS = ROOT / "benchmarks" / "results" / "constraint_costs.json"
 SEEDS: tuple[int, ...] = (DEFAULT_SEED, *range(1, 10))
 REPORTED = ("macro_f1", "weighted_roc_auc", "ece")
-VARIANTS = ("monotone", "unconstrained")
+VARIANTS = ("served", "unconstrained")
+ORDERED_PAIR = "Credit_Mix+Payment_of_Min_Amount"
+
+
+def _constraints(free: tuple[str, ...] = (), everything: bool = False) -> list[int]:
+    from credit_score.contract.fields import FEATURE_NAMES
+    from credit_score.modelling.training.cascade import MONOTONE
+
+    return [0 if everything or name in free else MONOTONE[name] for name in FEATURE_NAMES]
+
+
+def _fit_and_score(dataset: Any, seeds: tuple[int, ...], constraints: list[int]) -> list[dict[str, float]]:
+    from credit_score.modelling.training.cascade import fit_cascade
+    from credit_score.modelling.training.data import split
+    from credit_score.modelling.training.evaluate import classification_metrics
+
+    scores = []
+    for seed in seeds:
+        training, evaluation = split(dataset, DEFAULT_EVAL_FRACTION, seed)
+        cascade = fit_cascade(training.features, training.labels, training.groups, monotone_constraints=constraints)
+        metrics = classification_metrics(
+            evaluation.labels, cascade.probabilities(evaluation.features), cascade.labels(evaluation.features)
+        )
+        scores.append({"split_seed": seed, "eval_rows": len(evaluation), **{key: metrics[key] for key in REPORTED}})
+    return scores
 
 
 def run(csv: Path, seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
-    from credit_score.contract.fields import FEATURE_NAMES
-    from credit_score.modelling.training.cascade import fit_cascade
-    from credit_score.modelling.training.data import read_raw_csv, split, to_dataset
-    from credit_score.modelling.training.evaluate import classification_metrics
+    from credit_score.modelling.training.data import read_raw_csv, to_dataset
 
-    overrides: dict[str, dict[str, Any]] = {
-        "monotone": {},
-        "unconstrained": {"monotone_constraints": [0] * len(FEATURE_NAMES)},
-    }
     dataset = to_dataset(read_raw_csv(csv))
+    by_variant = {
+        "served": _fit_and_score(dataset, seeds, _constraints()),
+        "unconstrained": _fit_and_score(dataset, seeds, _constraints(everything=True)),
+    }
     splits = []
-    for seed in seeds:
-        training, evaluation = split(dataset, DEFAULT_EVAL_FRACTION, seed)
-        row: dict[str, Any] = {"split_seed": seed, "eval_rows": len(evaluation)}
+    for index, seed in enumerate(seeds):
+        row: dict[str, Any] = {"split_seed": seed, "eval_rows": by_variant["served"][index]["eval_rows"]}
         for variant in VARIANTS:
-            cascade = fit_cascade(training.features, training.labels, training.groups, **overrides[variant])
-            metrics = classification_metrics(
-                evaluation.labels, cascade.probabilities(evaluation.features), cascade.labels(evaluation.features)
-            )
-            row[variant] = {key: metrics[key] for key in REPORTED}
+            row[variant] = {key: by_variant[variant][index][key] for key in REPORTED}
         splits.append(row)
         print(f"split {seed:>2}: " + "  |  ".join(_line(row[variant], variant) for variant in VARIANTS), flush=True)
     summary = {variant: _summary([row[variant] for row in splits]) for variant in VARIANTS}
     summary["monotonicity_cost"] = {
-        key: round(summary["unconstrained"][key]["mean"] - summary["monotone"][key]["mean"], 4) for key in REPORTED
+        key: round(summary["unconstrained"][key]["mean"] - summary["served"][key]["mean"], 4) for key in REPORTED
     }
     return {
         "data_sha256": csv_digest(csv),
@@ -62,6 +84,29 @@ def run(csv: Path, seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
         "splits": splits,
         "summary": summary,
     }
+
+
+def costs(csv: Path, seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
+    """Mean macro-F1 and AUC over ``seeds`` with each constraint removed, against the served recipe."""
+    from credit_score.contract.fields import FEATURE_NAMES
+    from credit_score.modelling.training.data import read_raw_csv, to_dataset
+
+    dataset = to_dataset(read_raw_csv(csv))
+    served = _means(_fit_and_score(dataset, seeds, _constraints()))
+    freed: dict[str, tuple[str, ...]] = {name: (name,) for name in FEATURE_NAMES}
+    freed[ORDERED_PAIR] = tuple(ORDERED_PAIR.split("+"))
+    table = {}
+    for label, names in freed.items():
+        means = _means(_fit_and_score(dataset, seeds, _constraints(free=names)))
+        table[label] = {
+            f"{key}_given_back": round(means[key] - served[key], 4) for key in ("macro_f1", "weighted_roc_auc")
+        }
+        print(f"{label:>34}: " + "  ".join(f"{key} {value:+.4f}" for key, value in table[label].items()), flush=True)
+    return {"data_sha256": csv_digest(csv), "splits": list(seeds), "served": served, "one_constraint_removed": table}
+
+
+def _means(scores: list[dict[str, float]]) -> dict[str, float]:
+    return {key: round(statistics.fmean(score[key] for score in scores), 4) for key in REPORTED}
 
 
 def _summary(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -80,7 +125,13 @@ def _line(figures: dict[str, float], label: str) -> str:
     return f"{label} " + " ".join(f"{key} {figures[key]:.4f}" for key in REPORTED)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments == ["--costs"]:
+        return 0 if measure_on_shared_csv(costs, COSTS) is not None else 2
+    if arguments:
+        print("usage: python -m benchmarks.holdout_spread [--costs]", file=sys.stderr)
+        return 2
     result = measure_on_shared_csv(run, RESULTS)
     if result is None:
         return 2
@@ -88,7 +139,7 @@ def main() -> int:
         for key, figures in result["summary"][variant].items():
             spread = f"{figures['min']:.4f}..{figures['max']:.4f}"
             print(f"{variant} {key}: mean {figures['mean']:.4f}, stdev {figures['stdev']:.4f}, {spread}")
-    print("cost of monotonicity (unconstrained - monotone, means):", result["summary"]["monotonicity_cost"])
+    print("cost of the credit directions (unconstrained - served, means):", result["summary"]["monotonicity_cost"])
     return 0
 
 

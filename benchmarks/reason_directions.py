@@ -1,18 +1,19 @@
-"""Do the reasons' directions match the model's response when the reason's field alone is moved?
+"""Do the reasons' directions hold when the reason's field alone is moved, and does any contradict the table?
 
-``python -m benchmarks.reason_directions`` trains the production cascade on the default split of the
+``python -m benchmarks.reason_directions`` trains the served cascade on the default split of the
 shared file (seed 42, 20 % of customers held out), builds the explainer tables as the downloader
-does, and asks the served rule (``runtime.explainer.Explainer.reasons``) for the reasons of every
-held-out row. Each reason's field is then moved the way the reason says would help, everything else
+does, and asks the served rule (``contract.reasons.select_reasons`` through the runtime explainer)
+for the reasons of every held-out row. It counts reasons whose direction differs from the contract's
+credit-direction table or whose field is outside the model (both must be 0), and the reasons citing a
+missing value. Each reason's field is then moved the way the reason says would help, everything else
 fixed, and the explained margin recomputed by LightGBM itself (not by the tables). It writes
 ``benchmarks/results/reason_directions.json``.
 
 Moves of a number: one interquartile range of the training values; 10 % of the value (at least one
 unit); to the training median when it lies that way. A category is set to each of the ``better``
-categories the reason lists. Each move counts as raising the margin, leaving it unchanged (trees are
-flat between their split points, so small moves often do nothing) or lowering it. A monotone
-field's direction is its constraint's, and moving it that way never lowers the margin; the others
-follow the model's shape, which is not monotone.
+levels the reason lists. Each move counts as raising the margin, leaving it unchanged (trees are flat
+between their split points, so small moves often do nothing) or lowering it; a model monotone in
+every field in its credit direction never lowers it.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ MOVES = ("one_iqr", "ten_percent", "to_median")
 
 
 def run(csv: Path) -> dict[str, Any]:
-    from credit_score.contract.fields import FEATURE_NAMES, FIELDS
-    from credit_score.contract.reasons import TOO_HIGH, UNFAVOURABLE
+    from credit_score.contract.fields import FEATURE_NAMES, FIELD_NAMES, MODEL_FIELDS, ORDERED_LEVELS
+    from credit_score.contract.reasons import MISSING_VALUE, TOO_HIGH, UNFAVOURABLE, direction_of
     from credit_score.modelling.explainer import build_tables, load_tables
-    from credit_score.modelling.training.cascade import MONOTONE, fit_cascade
+    from credit_score.modelling.training.cascade import fit_cascade
     from credit_score.modelling.training.data import (
         DEFAULT_EVAL_FRACTION,
         DEFAULT_SEED,
@@ -45,31 +46,36 @@ def run(csv: Path) -> dict[str, Any]:
 
     training, evaluation = split(to_dataset(read_raw_csv(csv)), DEFAULT_EVAL_FRACTION, DEFAULT_SEED)
     cascade = fit_cascade(training.features, training.labels, training.groups)
-    explainer = load_tables(build_tables(cascade.boosters, training.features))
+    explainer = load_tables(build_tables(cascade.boosters))
     rows = evaluation.features
     margin_index = (cascade.labels(rows) != 0).astype(np.intp)  # Poor: standard_or_better; else good_given_standard
-    contributions, patterns = explainer.explain(rows, margin_index)
+    contributions = explainer.contributions(rows, margin_index)
 
     moved: list[np.ndarray] = []
     moved_from: list[int] = []
     groups: list[tuple[str, str]] = []
+    cited: Counter[str] = Counter()
     for i, row in enumerate(rows):
-        for reason in explainer.reasons(row, int(margin_index[i]), contributions.fields[i], patterns[i]):
-            field = FIELDS[reason.field_index]
+        for reason in explainer.reasons(row, contributions.fields[i]):
+            name = FIELD_NAMES[reason.field_index]
+            cited["reasons"] += 1
+            cited["outside_model"] += name not in MODEL_FIELDS
+            cited["missing_value"] += reason.direction == MISSING_VALUE
+            cited["against_table"] += reason.direction not in (direction_of(name), MISSING_VALUE)
+            column = FEATURE_NAMES.index(name)
+            if reason.direction == MISSING_VALUE:
+                continue
             if reason.direction == UNFAVOURABLE:
                 for level in reason.better:
                     candidate = row.copy()
-                    for other in field.levels:
-                        candidate[FEATURE_NAMES.index(f"{field.name}={other}")] = float(other == level)
+                    candidate[column] = float(ORDERED_LEVELS[name].index(level))
                     moved.append(candidate), moved_from.append(i), groups.append(("categories", "to_better"))
                 continue
-            column = FEATURE_NAMES.index(field.name)
             sign = -1.0 if reason.direction == TOO_HIGH else 1.0
-            kind = "monotone_numbers" if field.name in MONOTONE else "other_numbers"
             for move, value in _moves(training.features[:, column], float(row[column]), sign).items():
                 candidate = row.copy()
                 candidate[column] = value
-                moved.append(candidate), moved_from.append(i), groups.append((kind, move))
+                moved.append(candidate), moved_from.append(i), groups.append(("numbers", move))
 
     source = np.asarray(moved_from)
     gains = np.empty(len(moved))
@@ -86,6 +92,7 @@ def run(csv: Path) -> dict[str, Any]:
         "data_sha256": csv_digest(csv),
         "split_seed": DEFAULT_SEED,
         "explained_rows": len(rows),
+        "reasons": dict(cited),
         "moves": {kind: {move: _shares(counts) for move, counts in by_move.items()} for kind, by_move in tally.items()},
     }
 
@@ -109,10 +116,11 @@ def main() -> int:
     result = measure_on_shared_csv(run, RESULTS)
     if result is None:
         return 2
+    print("reasons:", result["reasons"])
     for kind, by_move in result["moves"].items():
         for move, shares in by_move.items():
             print(
-                f"{kind:>16} {move:<11} n={shares['moves']:>5}  raised {shares['raised']:.3f}"
+                f"{kind:>10} {move:<11} n={shares['moves']:>5}  raised {shares['raised']:.3f}"
                 f"  unchanged {shares['unchanged']:.3f}  lowered {shares['lowered']:.3f}"
             )
     return 0

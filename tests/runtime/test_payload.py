@@ -41,7 +41,7 @@ def test_given_batches_of_many_sizes_when_validated_then_same_matrix_as_parse_re
     records = synthetic_records(size, seed=size)
     batch = validate(records)
     assert batch.matrix.dtype == np.float32
-    assert batch.matrix.shape == (size, 47)
+    assert batch.matrix.shape == (size, len(features.FEATURE_NAMES))
     np.testing.assert_array_equal(batch.matrix, expected_matrix(records))
 
 

@@ -40,8 +40,8 @@ _SPLIT_KEYS = ("columns", "data")
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Validated records: ``rows`` the 17 numbers of each, ``columns`` the one-hot column of each of its
-    4 categories, ``matrix`` (n, 47) float32 in FEATURE_NAMES order for the model."""
+    """Validated records: ``rows`` the 17 numbers of each, ``columns`` the level code of each of its
+    4 categories, ``matrix`` float32 in FEATURE_NAMES order for the model."""
 
     single: bool
     rows: list[list[float]]

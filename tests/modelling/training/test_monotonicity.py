@@ -146,3 +146,15 @@ def test_given_values_at_the_domain_bound_or_missing_when_stepping_then_kept_ins
     report = step_test(Cascade((cascade.boosters[0], odd), cascade.thresholds, MONOTONE), rows)
 
     assert report.passed  # a step never leaves the domain, and a missing value stays missing
+
+
+def test_given_rows_with_gaps_when_fitting_with_defaults_then_monotone_where_lightgbms_finer_methods_are_not() -> None:
+    """Why the cascade uses the "basic" constraint method: with missing values routed past a split,
+    LightGBM 4.7's "intermediate" method let a shorter credit history raise a margin on these rows."""
+    data = to_dataset(synthetic.generate(2500, seed=3))
+
+    def fitted(**overrides) -> Cascade:
+        return fit_cascade(data.features, data.labels, data.groups, 7, (30, 30), learning_rate=0.1, **overrides)
+
+    assert step_test(fitted(), data.features).passed
+    assert not step_test(fitted(monotone_constraints_method="intermediate"), data.features).passed

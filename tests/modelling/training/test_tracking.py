@@ -57,6 +57,17 @@ def test_given_rows_with_missing_values_when_sampling_for_parity_then_they_are_i
     assert sample.flags["C_CONTIGUOUS"]
 
 
+def test_given_mostly_incomplete_rows_when_sampling_for_parity_then_still_as_many_rows_as_wanted() -> None:
+    rng = np.random.default_rng(0)
+    features = rng.random((3000, len(FEATURE_NAMES))).astype(np.float32)
+    features[rng.random(3000) < 0.9, 0] = np.nan  # an Unknown credit mix or an NM payment is missing
+
+    sample = parity_rows(features, seed=1, rows=2000)
+
+    assert sample.shape == (2000, len(FEATURE_NAMES))
+    assert (~np.isnan(sample).any(axis=1)).sum() == (~np.isnan(features).any(axis=1)).sum()  # every complete row
+
+
 def test_given_fewer_rows_than_wanted_when_sampling_for_parity_then_all_rows() -> None:
     features = np.arange(30 * len(FEATURE_NAMES), dtype=np.float32).reshape(30, -1)
 
