@@ -284,7 +284,8 @@ def test_given_parsed_records_when_encoded_then_used_numbers_then_ranks_with_nan
     mix, minimum = FEATURE_NAMES.index("Credit_Mix"), FEATURE_NAMES.index("Payment_of_Min_Amount")
     assert (matrix[0, mix], matrix[0, minimum]) == (2.0, 1.0)  # Good, No: the best ranks
     assert (matrix[2, mix], matrix[2, minimum]) == (0.0, 0.0)  # Bad, Yes: the worst
-    assert math.isnan(matrix[1, mix]) and math.isnan(matrix[1, minimum])  # missing and NM carry no rank
+    assert math.isnan(matrix[1, mix])
+    assert math.isnan(matrix[1, minimum])
 
 
 def test_given_unknown_credit_mix_when_encoded_then_missing():
@@ -299,7 +300,8 @@ def test_given_records_when_encoded_as_fields_then_all_21_with_level_positions()
     assert matrix[0, features.FIELD_NAMES.index("Age")] == 40.0
     occupation = features.FIELD_NAMES.index("Occupation")
     assert matrix[0, occupation] == FIELDS_BY_NAME["Occupation"].levels.index("Doctor")
-    assert math.isnan(matrix[1, occupation]) and math.isnan(matrix[1, features.FIELD_NAMES.index("Age")])
+    assert math.isnan(matrix[1, occupation])
+    assert math.isnan(matrix[1, features.FIELD_NAMES.index("Age")])
     np.testing.assert_array_equal(features.model_matrix(matrix[:1]), encode([values]))
 
 

@@ -74,13 +74,17 @@ def test_codes_are_unique_never_reuse_a_retired_number_and_keep_their_numbers() 
     # the codes the table keeps read as before; the ones against credit logic are gone
     assert {"R04_ANNUAL_INCOME_TOO_LOW", "R29_TOTAL_EMI_PER_MONTH_TOO_HIGH", "R36_CREDIT_MIX"} <= set(REASONS_BY_CODE)
     for code in ("R01_AGE_TOO_HIGH", "R30_TOTAL_EMI_PER_MONTH_TOO_LOW", "R31_AMOUNT_INVESTED_MONTHLY_TOO_HIGH"):
-        assert code in RETIRED_CODES and code not in REASONS_BY_CODE
-    assert "R33_MONTHLY_BALANCE_TOO_HIGH" in RETIRED_CODES and "R35_OCCUPATION" in RETIRED_CODES
+        assert code in RETIRED_CODES
+        assert code not in REASONS_BY_CODE
+    assert "R33_MONTHLY_BALANCE_TOO_HIGH" in RETIRED_CODES
+    assert "R35_OCCUPATION" in RETIRED_CODES
 
 
 def test_texts_exist_in_both_languages_and_the_credit_limit_reads_its_direction() -> None:
     for reason in REASONS:
-        assert reason.text["en"] and reason.text["pt"] and reason.text["en"] != reason.text["pt"]
+        assert reason.text["en"]
+        assert reason.text["pt"]
+        assert reason.text["en"] != reason.text["pt"]
     limit = REASONS_BY_CODE["R20_CHANGED_CREDIT_LIMIT_TOO_LOW"].text["en"]
     assert limit == "The credit limit was raised too little."
     assert REASONS_BY_CODE["R55_CREDIT_MIX_MISSING"].text["en"].startswith("Insufficient information about")

@@ -161,7 +161,12 @@ def test_given_unconstrained_boosters_when_training_then_step_test_refuses_and_n
     local_registry: Registry, rows: pd.DataFrame
 ) -> None:
     with pytest.raises(MonotonicityError, match="not registered"):
-        train(rows, model_name="unconstrained", booster_overrides={"monotone_constraints": [0] * len(FEATURE_NAMES)}, rounds=(60, 60))
+        train(
+            rows,
+            model_name="unconstrained",
+            booster_overrides={"monotone_constraints": [0] * len(FEATURE_NAMES)},
+            rounds=(60, 60),
+        )
 
     client = MlflowClient(local_registry.tracking_uri, local_registry.tracking_uri)
     assert client.search_registered_models("name = 'unconstrained'") == []
