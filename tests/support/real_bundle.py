@@ -66,7 +66,7 @@ def build_real_bundle(target: Path) -> RealBundle:
         "monotone_features": cascade.monotone_directions(),
         "thresholds": {"t1": THRESHOLDS[0], "t2": THRESHOLDS[1]},
     }
-    tables = build_tables(cascade.boosters, data.features[:2_000])
+    tables = build_tables(cascade.boosters)
     bundle = write_bundle(target, to_onnx(cascade), metadata, extra_files={EXPLAINER_FILE: tables})
     return RealBundle(bundle, cascade)
 
