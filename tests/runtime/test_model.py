@@ -132,7 +132,7 @@ def test_available_cores_without_an_affinity_mask(monkeypatch: pytest.MonkeyPatc
 
 
 def test_given_model_without_the_margins_output_when_loading_then_refused(bundle_copy):
-    features_in = helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, 47])
+    features_in = helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, len(features.FEATURE_NAMES)])
     outputs = [
         helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 3]),
