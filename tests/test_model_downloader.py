@@ -98,7 +98,7 @@ def test_given_wrong_password_in_env_when_running_the_script_then_exit_2_one_lin
 
 
 def _main(*args: str) -> int:
-    return model_downloader.main(list(args), prog="model_downloader.py")  # as the script names itself
+    return model_downloader.main(list(args))
 
 
 @pytest.mark.integration
