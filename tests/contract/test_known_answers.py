@@ -36,8 +36,9 @@ def test_given_complete_rows_when_turned_into_requests_then_they_encode_back_exa
     "damage",
     [
         pytest.param(lambda row: row.__setitem__(1, np.nan), id="missing-number"),
-        pytest.param(lambda row: row.__setitem__(0, 250.0), id="age-outside-domain"),
-        pytest.param(lambda row: row.__setitem__(slice(17, None), 0.0), id="no-category"),
+        pytest.param(lambda row: row.__setitem__(0, 2e6), id="income-outside-domain"),
+        pytest.param(lambda row: row.__setitem__(FEATURE_NAMES.index("Credit_Mix"), 3.0), id="no-such-rank"),
+        pytest.param(lambda row: row.__setitem__(FEATURE_NAMES.index("Credit_Mix"), 0.5), id="half-a-rank"),
         pytest.param(lambda row: row.__setitem__(3, 2.5), id="fraction-of-a-count"),
     ],
 )
@@ -45,6 +46,16 @@ def test_given_row_without_a_faithful_request_when_turned_into_one_then_none(dam
     row = complete_rows()[0].copy()
     damage(row)  # type: ignore[operator]
     assert known_answers.request_record(row) is None
+
+
+def test_given_a_missing_rank_when_turned_into_a_request_then_unknown_or_not_mentioned() -> None:
+    row = complete_rows()[0].copy()
+    row[FEATURE_NAMES.index("Credit_Mix")] = np.nan
+    row[FEATURE_NAMES.index("Payment_of_Min_Amount")] = np.nan
+    record = known_answers.request_record(row)
+    assert record is not None
+    assert (record["Credit_Mix"], record["Payment_of_Min_Amount"]) == ("Unknown", "NM")
+    assert {"Age", "Occupation", "Payment_Behaviour"} <= set(record)  # outside the model, still sent
 
 
 def _known() -> dict[str, object]:

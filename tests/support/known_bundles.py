@@ -55,7 +55,7 @@ def build_known_bundle(
         "thresholds": {"t1": 0.5, "t2": 0.5},
     }
     extra = {
-        EXPLAINER_FILE: build_tables(cascade.boosters, matrix),
+        EXPLAINER_FILE: build_tables(cascade.boosters),
         KNOWN_ANSWERS_FILE: known_answers.build(cascade, matrix, KNOWN_COUNT),
     }
     return KnownBundle(write_bundle(target, to_onnx(cascade), metadata, extra_files=extra), cascade, matrix)

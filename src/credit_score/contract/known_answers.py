@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from credit_score.contract.fields import (
-    CATEGORICAL_NAMES,
     FEATURE_NAMES,
+    FIELDS,
     FIELDS_BY_NAME,
-    LEVEL_OF_COLUMN,
-    NUMERIC_NAMES,
+    ORDERED_LEVELS,
+    UNKNOWN,
     encode_rows,
     parse_batch,
 )
@@ -36,28 +36,44 @@ __all__ = ["FORMAT", "KNOWN_ANSWERS_FILE", "answer_problems", "document", "read"
 
 KNOWN_ANSWERS_FILE = "known_answers.json"
 FORMAT = 1
-_NUMERIC_COUNT = len(NUMERIC_NAMES)
+# The level an ordered category's missing rank comes from (Unknown, or NM: "not mentioned").
+_UNRANKED = {
+    name: next(level for level in FIELDS_BY_NAME[name].levels if level not in ranked)
+    for name, ranked in ORDERED_LEVELS.items()
+}
+# Fields the model does not read: any valid value gives the same answer; these are fixed ones.
+_UNSCORED: dict[str, Any] = {
+    f.name: (int(f.minimum) if f.integer else f.minimum)  # type: ignore[arg-type]
+    if f.is_numeric
+    else (UNKNOWN if f.allows_unknown else f.categories[0])
+    for f in FIELDS
+    if f.name not in FEATURE_NAMES
+}
 
 
 def request_record(row: np.ndarray) -> dict[str, Any] | None:
     """The request a client would send for one encoded row; ``None`` unless it encodes back exactly.
 
-    Rows with a missing number, a missing category or a value outside a domain have no such request.
+    A rank becomes its level (a missing rank the category's Unknown or NM); the fields outside the
+    model take fixed valid values. Rows with a missing number or a value outside a domain have no
+    such request.
     """
-    values = row.astype(np.float64)
-    numbers = values[:_NUMERIC_COUNT]
-    if not np.isfinite(numbers).all():
-        return None
-    record: dict[str, Any] = {}
-    for name, value in zip(NUMERIC_NAMES, numbers.tolist(), strict=True):
-        record[name] = int(value) if FIELDS_BY_NAME[name].integer and value.is_integer() else value
-    hot = (np.flatnonzero(values[_NUMERIC_COUNT:] == 1.0) + _NUMERIC_COUNT).tolist()
-    levels = {FEATURE_NAMES[column].split("=", 1)[0]: LEVEL_OF_COLUMN[column] for column in hot}
-    if set(levels) != set(CATEGORICAL_NAMES) or len(hot) != len(CATEGORICAL_NAMES):
-        return None
-    record.update(levels)
+    record: dict[str, Any] = dict(_UNSCORED)
+    for name, value in zip(FEATURE_NAMES, row.astype(np.float64).tolist(), strict=True):
+        if name in ORDERED_LEVELS:
+            levels = ORDERED_LEVELS[name]
+            if value != value:
+                record[name] = _UNRANKED[name]
+            elif value.is_integer() and 0 <= value < len(levels):
+                record[name] = levels[int(value)]
+            else:
+                return None
+        elif not math.isfinite(value):
+            return None
+        else:
+            record[name] = int(value) if FIELDS_BY_NAME[name].integer and value.is_integer() else value
     rows, columns, problems = parse_batch([record])
-    if problems or not np.array_equal(encode_rows(rows, columns)[0], row.astype(np.float32)):
+    if problems or not np.array_equal(encode_rows(rows, columns)[0], row.astype(np.float32), equal_nan=True):
         return None
     return record
 
