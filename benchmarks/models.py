@@ -102,7 +102,7 @@ def _build(folder: Path) -> Models:
         "monotonicity": monotonicity.as_metadata(),
         "thresholds": {"t1": cascade.thresholds[0], "t2": cascade.thresholds[1]},
     }
-    tables = explainer.build_tables(cascade.boosters, training.features)
+    tables = explainer.build_tables(cascade.boosters)
     parity_rows = evaluation.features[: explainer.MIN_PARITY_ROWS]
     metadata["explainer"] = {
         "file": EXPLAINER_FILE,

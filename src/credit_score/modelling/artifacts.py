@@ -86,7 +86,7 @@ def threshold_labels(margins: np.ndarray, thresholds: Sequence[float]) -> np.nda
 
 @dataclass(frozen=True)
 class Cascade:
-    """Two LightGBM boosters over the 47 encoded columns, their label thresholds and monotone features.
+    """Two LightGBM boosters over the encoded columns (FEATURE_NAMES), their label thresholds and monotone features.
 
     ``monotone`` maps each constrained feature to its sign: :data:`DECREASING` (a higher value can
     only worsen the answer) or :data:`INCREASING` (only improve it).

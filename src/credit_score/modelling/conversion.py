@@ -3,7 +3,7 @@
 Each booster is converted by onnxmltools (its LightGBM converter needs target opset <= 15) and
 its tree ensemble re-emitted as a regressor without post-transform, so the graph exposes the raw
 margins; a few arithmetic nodes then apply the class formula and the threshold label rule of
-``credit_score.modelling.artifacts``. Graph I/O: input ``features`` float32 [None, 47]; outputs
+``credit_score.modelling.artifacts``. Graph I/O: input ``features`` float32 [None, 18]; outputs
 ``label`` int64 [None], ``probabilities`` float32 [None, 3] (Poor, Standard, Good) and
 ``margins`` float32 [None, 2] (margin1, margin2), the last for the explainer's parity checks.
 
