@@ -18,7 +18,7 @@ from tests.support.bundles import synthetic_records
 @pytest.fixture(scope="module")
 def reference() -> Reference:
     parsed = [features.parse_record(r)[0] for r in synthetic_records(2_000, seed=5)]
-    return Reference.from_profile(reference_profile(features.encode(parsed), np.arange(300) % 3))
+    return Reference.from_profile(reference_profile(features.encode_fields(parsed), np.arange(300) % 3))
 
 
 def test_given_a_shift_from_the_third_day_when_trended_then_only_those_days_show_it(reference) -> None:
