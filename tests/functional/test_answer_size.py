@@ -98,7 +98,7 @@ def test_given_one_record_more_when_posted_then_413_naming_limit_and_largest_bat
     message = json.loads(response["body"])["message"]
     if count <= config.MAX_BATCH_LIMIT:  # the front door's limit binds before MAX_BATCH_SIZE
         assert f"{limit_of(envelope)} bytes" in message
-        assert f"at most {count - 1} records" in message
+        assert f"no máximo {count - 1} registros" in message  # lang=pt: the 413 in Portuguese too
     else:
         assert str(config.MAX_BATCH_LIMIT) in message
 
@@ -111,7 +111,7 @@ def test_given_an_alb_when_options_shrink_the_answer_then_more_records_fit(servi
         event["queryStringParameters"] = {"lang": "pt", **query}
         response = app.handler(copy.deepcopy(event), CONTEXT)
         assert response["statusCode"] == 413
-        assert f"at most {largest} records" in json.loads(response["body"])["message"]
+        assert f"no máximo {largest} registros" in json.loads(response["body"])["message"]  # lang=pt
         event["body"] = json.dumps({"data": synthetic_records(largest, seed=13)})
         response = app.handler(event, CONTEXT)
         assert response["statusCode"] == 200

@@ -289,13 +289,14 @@ _FLAG_TEXT = {
     EXPLAIN: "false skips the reasons (bulk scoring); default true",
     CONTRIBUTIONS: "true adds every field's contribution, the base value and the explained margin; default false",
     LANG: (
-        "language of the reason texts; default: the first of en, pt in Accept-Language (q-values honoured), else en"
+        "language of the reason texts and error messages; default: the first of en, pt in Accept-Language "
+        "(q-values honoured), else en"
     ),
 }
 _FLAG_DEFAULTS: dict[str, bool] = {EXPLAIN: True, CONTRIBUTIONS: False}
 ACCEPT_LANGUAGE_TEXT = (
     "used when no `lang` flag is given: the first of en, pt it names (q-values honoured, `pt-BR` counts as pt) "
-    "picks the language of the reasons; absent or neither: en"
+    "picks the language of reasons and error messages; absent or neither: en"
 )
 
 
@@ -691,7 +692,8 @@ def document(
                 "/health only (and requires SigV4 or a JWT); the handler itself, as the local server and a direct "
                 "invocation reach it, predicts on a POST to any path, answers a GET on any other path 404 "
                 f"(not_found) and any other method 405 (method_not_allowed). Bodies up to {max_body_bytes} bytes. "
-                "Validation problems are reported all at once, per field and record, without echoing the values."
+                "Validation problems are reported all at once, per field and record, without echoing the values; "
+                "error messages follow the language of the reasons, error codes never change."
             ),
         },
         "paths": {
@@ -749,7 +751,7 @@ _PROPERTY_TEXT: dict[str, str] = {
     "status": "`ok` when the model is loaded and serving",
     "alias": "the registry alias the bundle was chosen by (e.g. champion), null when chosen by version",
     "error": "the error code: stable, in English, whatever the language",
-    "message": "what went wrong; never quotes the request",
+    "message": "what went wrong, in the answer's language (en or pt); never quotes the request",
     "details": "the problems one by one (the first 100), each naming its field and record",
     "problem_count": "how many problems were found in all",
     "counts": "all problems counted by field and by problem kind",

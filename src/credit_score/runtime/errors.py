@@ -13,8 +13,9 @@
         ├── PayloadTooLarge      413 payload_too_large   body over MAX_BODY_BYTES or batch over MAX_BATCH_SIZE
         └── ValidationFailed     422 validation_error    field problems with record indexes, bounded
 
-Messages are written by this code and never quote what the client sent (values, keys, methods,
-paths): a credit application is customer data, and an echo would let a client size our answer.
+Messages are written by this code, in English, and answered in the request's language
+(:mod:`credit_score.contract.messages`; codes never change); they never quote what the client sent
+(values, keys, methods, paths): a credit application is customer data, and an echo would let a client size our answer.
 A 422 lists at most :data:`MAX_DETAILS` problems, then counts all of them by field and by problem
 kind (both bounded sets), and its body stays under :data:`MAX_ERROR_BODY_BYTES` whatever the batch.
 Server faults keep their reason for the log (``reason``) and show the client only a generic message
@@ -30,6 +31,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from credit_score.contract.fields import FieldProblem
+from credit_score.contract.messages import translate
+from credit_score.contract.reasons import DEFAULT_LANGUAGE
 
 GENERIC_MESSAGE = "internal error; quote the request id when reporting it"
 MAX_DETAILS = 100  # problems listed one by one in a 422; the rest are only counted
@@ -47,10 +50,11 @@ class ServiceError(Exception):
         self.message = message
         self.kind = kind or self.code
         self.reason = reason
+        self.language: str | None = None  # set where the request's language is known (a 422's payload)
 
-    def body(self) -> dict[str, Any]:
-        """The public response document (the handler adds the request id)."""
-        return {"error": self.code, "message": self.message}
+    def body(self, language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+        """The public response document, its message in ``language`` (the handler adds the request id)."""
+        return {"error": self.code, "message": translate(self.message, language)}
 
 
 class ModelUnavailable(ServiceError):
@@ -110,10 +114,13 @@ class ValidationFailed(ClientError):
         super().__init__(f"{len(problems)} invalid field value(s) in {records} {noun}; {listed}")
         self.problems = tuple(problems)
 
-    def body(self) -> dict[str, Any]:
-        details = [problem.to_dict() for problem in self.problems[:MAX_DETAILS]]
+    def body(self, language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+        details = [
+            {**problem.to_dict(), "message": translate(problem.message, language)}
+            for problem in self.problems[:MAX_DETAILS]
+        ]
         body = {
-            **super().body(),
+            **super().body(language),
             "problem_count": len(self.problems),
             "counts": {
                 "by_field": dict(Counter(problem.field for problem in self.problems)),

@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from credit_score.contract.capture import object_key
+from credit_score.contract.reasons import DEFAULT_LANGUAGE, pick_language
 from credit_score.runtime.capture import AFTER_ANSWER_BUDGET_S, BUDGET_S, Capture, build_capture, capture_records
 from credit_score.runtime.challenger import Challenger
 from credit_score.runtime.config import Settings, largest_batch
@@ -142,6 +143,7 @@ class Service:
         call.remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
         if self._model is not None:
             call.version = self._model.version
+        request: Request | None = None
         try:
             request = source.request(self.settings.max_body_bytes)
             if request.method == "POST":
@@ -157,7 +159,8 @@ class Service:
         except ClientError as error:
             problems = error.kinds() if isinstance(error, ValidationFailed) else {error.kind: 1}
             self.metrics.rejection(version=call.version, problems=problems)
-            return self._answer(call, error.status, error.body(), problems=problems)
+            language = error.language or error_language(None, request)
+            return self._answer(call, error.status, error.body(language), problems=problems)
         except ServiceError as error:
             self.metrics.internal_error()
             self.log.error(error.code, request_id=call.request_id, reason=error.reason)
@@ -181,7 +184,11 @@ class Service:
         """The validated records of a POST and the answer's options: every client fault is found here,
         before any model, including an answer too large for the source's front door."""
         payload = parse_json(request.body) if request.raw else request.body
-        batch = prepare_payload(payload, self.settings.max_batch_size)
+        try:
+            batch = prepare_payload(payload, self.settings.max_batch_size)
+        except ClientError as error:
+            error.language = error_language(payload, request)  # the 422's language, as the reasons' would be
+            raise
         options = read_options(payload, request.query, request.accept_language)
         fits = largest_batch(source.response_bytes, explain=options.explain, contributions=options.contributions)
         if len(batch) > fits:
@@ -275,3 +282,13 @@ class _Call:
     cold: bool
     version: str = _NO_VERSION
     remaining_ms: Callable[[], int] | None = None  # the Lambda context's clock, for the capture budget
+
+
+def error_language(payload: Any, request: Request | None) -> str:
+    """A 4xx message's language, chosen as the reasons' is: ``lang`` (body, then query), else Accept-Language."""
+    if request is None:
+        return DEFAULT_LANGUAGE
+    try:
+        return read_options(payload, request.query, request.accept_language).language
+    except ClientError:  # a malformed flag: the header still says what the client reads
+        return pick_language(request.accept_language)
