@@ -103,12 +103,19 @@ def _training(metadata: Mapping[str, Any]) -> Section:
     mix = profile.get("prediction_mix")
     if mix:
         rows.append(("class mix predicted on training rows", ", ".join(f"{k} {v:.1%}" for k, v in mix.items())))
+    source = (
+        "Synthetic applicants (credit_score/modelling/training/synthetic.py): a demonstration model, never for "
+        "decisions."
+        if training.get("data") == "synthetic"
+        else 'Rows of the public Kaggle data set "Credit score classification" (one row per customer, August), '
+        "as the data label below names them."
+    )
     return Section(
         "Training data",
         (
-            'Rows of the public Kaggle data set "Credit score classification" (one row per customer, '
-            "August) unless the data label says otherwise. The evaluation rows are whole customers held out "
-            "of training, so no customer is scored on rows the model has seen.",
+            source,
+            "The evaluation rows are whole customers held out of training, so no customer is scored on rows "
+            "the model has seen.",
         ),
         (Table(("", ""), tuple(rows)),),
     )
