@@ -27,6 +27,7 @@ from credit_score.modelling.training.pyfunc import (
     ERROR_COLUMN,
     OUTPUT_COLUMNS,
     PROBABILITY_COLUMNS,
+    REASONS_COLUMN,
     REFUSED_CODE,
     REFUSED_LABEL,
     SPARK_RESULT_TYPE,
@@ -125,7 +126,7 @@ def test_given_the_shared_file_when_scored_on_spark_then_every_row_comes_back_re
     fields = {entry.split(": ", 1)[0] for errors in refused[ERROR_COLUMN] for entry in errors}
     assert kinds <= set(PROBLEM_KINDS)
     assert fields <= set(FIELD_NAMES)
-    assert refused[list(PROBABILITY_COLUMNS) + list(DECISION_COLUMNS)].isna().all().all()
+    assert refused[list(PROBABILITY_COLUMNS) + list(DECISION_COLUMNS) + [REASONS_COLUMN]].isna().all().all()
     assert set(refused["prediction"]) == {REFUSED_CODE}
     assert set(refused["label"]) == {REFUSED_LABEL}
 
@@ -146,6 +147,9 @@ def test_given_the_shared_file_when_scored_on_spark_then_valid_rows_answer_like_
     assert np.abs(valid[list(PROBABILITY_COLUMNS)].to_numpy(float) - lambda_p).max() <= 1e-6
     assert valid["label"].tolist() == [answer["label"] for answer in answers]
     assert valid["prediction"].tolist() == [answer["prediction"] for answer in answers]
+    lambda_reasons = [[reason["code"] for reason in answer["reasons"]] for answer in answers]
+    assert [list(codes) for codes in valid[REASONS_COLUMN]] == lambda_reasons
+    assert sum(map(len, lambda_reasons)) > len(valid)
     lambda_decisions = np.array([[answer["decision"][question]["p"] for question in QUESTIONS] for answer in answers])
     assert np.abs(valid[list(DECISION_COLUMNS)].to_numpy(float) - lambda_decisions).max() <= 1.01e-6
     assert len(set(valid["label"])) == 3
@@ -162,8 +166,9 @@ def test_given_the_shared_file_when_scored_on_spark_and_with_pandas_then_the_sam
     np.testing.assert_array_equal(spark_rows[numbers].to_numpy(float), pandas_rows[numbers].to_numpy(float))
     assert spark_rows["label"].tolist() == pandas_rows["label"].tolist()
     assert spark_rows["prediction"].tolist() == pandas_rows["prediction"].tolist()
-    as_lists = [None if errors is None else list(errors) for errors in spark_rows[ERROR_COLUMN]]
-    assert as_lists == pandas_rows[ERROR_COLUMN].tolist()
+    for column in (ERROR_COLUMN, REASONS_COLUMN):
+        as_lists = [None if values is None else list(values) for values in spark_rows[column]]
+        assert as_lists == pandas_rows[column].tolist(), column
 
 
 def test_given_the_documented_result_type_when_scoring_on_spark_then_a_struct_of_the_signature(

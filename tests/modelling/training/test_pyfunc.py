@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -18,18 +19,21 @@ from mlflow.models import Model
 from credit_score.contract.decision import Decision, decide
 from credit_score.contract.fields import FIELD_NAMES, encode, parse_record
 from credit_score.modelling.artifacts import load_cascade, save_cascade
+from credit_score.modelling.explainer import build_tables
 from credit_score.modelling.training import pyfunc
 from credit_score.modelling.training.pyfunc import (
     DECISION_COLUMNS,
     ERROR_COLUMN,
     OUTPUT_COLUMNS,
     PROBABILITY_COLUMNS,
+    REASONS_COLUMN,
     REFUSED_CODE,
     REFUSED_LABEL,
     SPARK_RESULT_TYPE,
     save_pyfunc,
     stage_code,
 )
+from credit_score.runtime.explainer import Explainer
 from tests.support.bundles import synthetic_records
 from tests.support.paths import ROOT
 from tests.support.registry_models import train_cascade
@@ -68,7 +72,8 @@ def test_given_saved_model_when_reading_its_signature_then_one_output_schema_and
     assert outputs["label"]["type"] == "string"
     assert {outputs[name]["type"] for name in (*PROBABILITY_COLUMNS, *DECISION_COLUMNS)} == {"double"}
     assert (outputs[ERROR_COLUMN]["type"], outputs[ERROR_COLUMN]["items"]) == ("array", {"type": "string"})
-    assert [(p.name, p.default) for p in signature.params.params] == [("errors", "auto")]
+    assert (outputs[REASONS_COLUMN]["type"], outputs[REASONS_COLUMN]["items"]) == ("array", {"type": "string"})
+    assert [(p.name, p.default) for p in signature.params.params] == [("errors", "auto"), ("reasons", True)]
 
 
 def test_given_batch_with_refused_records_when_predicting_then_every_record_gets_a_row_and_valid_ones_are_scored(
@@ -116,6 +121,41 @@ def test_given_batch_of_valid_records_when_predicting_then_the_numbers_are_float
 
     assert {str(answer[name].dtype) for name in (*PROBABILITY_COLUMNS, *DECISION_COLUMNS)} == {"float64"}
     assert answer[ERROR_COLUMN].isna().all()
+
+
+def test_given_valid_records_when_predicting_then_reason_codes_are_the_lambda_explainers(
+    saved: Path, model: mlflow.pyfunc.PyFuncModel
+) -> None:
+    records = synthetic_records(60, seed=12)
+    records[7] = {**records[7], "Age": "300"}
+
+    answer = model.predict(pd.DataFrame(records, columns=list(FIELD_NAMES)))
+
+    valid = [i for i in range(60) if i != 7]
+    matrix = encode([parse_record(records[i])[0] for i in valid])
+    explainer = Explainer.load(io.BytesIO(build_tables(load_cascade(saved / "artifacts" / "cascade").boosters)))
+    explained = (answer["prediction"][valid].to_numpy() != 0).astype(np.intp)  # Poor: standard_or_better
+    fields = explainer.contributions(matrix, explained).fields
+    lambda_codes = [
+        [reason.to_dict("en")["code"] for reason in explainer.reasons(row, row_fields)]
+        for row, row_fields in zip(matrix, fields, strict=True)
+    ]
+    assert answer[REASONS_COLUMN][valid].tolist() == lambda_codes
+    assert sum(map(len, lambda_codes)) > len(valid)  # most rows have reasons, some several
+    assert answer[REASONS_COLUMN][7] is None
+
+
+def test_given_reasons_off_when_predicting_then_no_reasons_and_the_same_numbers(
+    model: mlflow.pyfunc.PyFuncModel,
+) -> None:
+    frame = pd.DataFrame(synthetic_records(20, seed=13), columns=list(FIELD_NAMES))
+
+    plain = model.predict(frame, params={"reasons": False})
+
+    explained = model.predict(frame)
+    assert plain[REASONS_COLUMN].isna().all()
+    assert explained[REASONS_COLUMN].map(lambda codes: isinstance(codes, list)).all()
+    pd.testing.assert_frame_equal(plain.drop(columns=REASONS_COLUMN), explained.drop(columns=REASONS_COLUMN))
 
 
 def test_given_only_refused_records_when_predicting_a_batch_then_rows_not_a_failure(

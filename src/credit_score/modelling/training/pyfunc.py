@@ -13,7 +13,8 @@ serve`` answers a single bad record with a 400 as before; inside a Spark task (a
 is a slice of a job there) or with ``params={"errors": "rows"}`` it is a row like any other.
 
 **Columns** (:data:`OUTPUT_COLUMNS`, one schema in the signature): ``prediction`` (class code, -1
-when refused), ``label`` ("" when refused), the three ``probability_*``, the two decision numbers
+when refused), ``label`` ("" when refused), the three ``probability_*``, ``reasons`` (the reason
+codes, in order, by the contract's rule; ``params={"reasons": False}`` skips them), the two decision numbers
 ``decision_standard_or_better`` = P(y >= Standard) and ``decision_good_given_standard`` = P(Good |
 y >= Standard) as the decision block prints them (``credit_score.contract.decision``: the label
 follows from these rounded numbers, as in the Lambda's answer), and ``error``. Refused rows carry
@@ -45,19 +46,23 @@ import numpy as np
 
 from credit_score.contract.bundle import CLASSES
 from credit_score.contract.decision import decide
-from credit_score.contract.fields import FIELD_NAMES, encode_rows, parse_batch
+from credit_score.contract.fields import FEATURE_NAMES, FIELD_NAMES, encode_rows, parse_batch
+from credit_score.contract.reasons import EXPLAINED_MARGIN_BY_CLASS, REASONS_BY_KEY, field_state, select_reasons
 from credit_score.modelling.artifacts import class_probabilities, load_cascade
 
 PREDICTION_COLUMN = "prediction"
 LABEL_COLUMN = "label"
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"probability_{label}" for _, label in CLASSES)
+REASONS_COLUMN = "reasons"
 DECISION_COLUMNS: tuple[str, str] = ("decision_standard_or_better", "decision_good_given_standard")
 ERROR_COLUMN = "error"
 # The output columns and their types, once: the signature and the Spark result type are both read from it.
 OUTPUT_TYPES: dict[str, str] = {
     PREDICTION_COLUMN: "long",
     LABEL_COLUMN: "string",
-    **dict.fromkeys((*PROBABILITY_COLUMNS, *DECISION_COLUMNS), "double"),
+    **dict.fromkeys(PROBABILITY_COLUMNS, "double"),
+    REASONS_COLUMN: "array<string>",
+    **dict.fromkeys(DECISION_COLUMNS, "double"),
     ERROR_COLUMN: "array<string>",
 }
 OUTPUT_COLUMNS: tuple[str, ...] = tuple(OUTPUT_TYPES)
@@ -71,6 +76,9 @@ MAX_LISTED_PROBLEMS = 20
 # from `mlflow models serve`), "rows" always answers with rows.
 ERRORS_PARAM = "errors"
 ERRORS_AUTO, ERRORS_ROWS = "auto", "rows"
+REASONS_PARAM = "reasons"  # false skips the attribution (about half the scoring time), the column is null
+# Which field (FIELD_NAMES index) each of the model's columns belongs to: contributions add up per field.
+_COLUMN_FIELD = np.array([FIELD_NAMES.index(name.split("=", 1)[0]) for name in FEATURE_NAMES], dtype=np.intp)
 
 PACKAGE = "credit_score"
 # Only what the pyfunc imports travels with it: the contract, the artifact layout and this module.
@@ -102,6 +110,7 @@ class CascadeModel(mlflow.pyfunc.PythonModel):
         import pandas as pd
 
         errors = (params or {}).get(ERRORS_PARAM, ERRORS_AUTO)
+        explain = bool((params or {}).get(REASONS_PARAM, True))
         if errors not in (ERRORS_AUTO, ERRORS_ROWS):
             from mlflow.exceptions import MlflowException
 
@@ -111,7 +120,7 @@ class CascadeModel(mlflow.pyfunc.PythonModel):
         rows, levels, problems = parse_batch(records)
         if problems and len(records) == 1 and errors == ERRORS_AUTO and not _in_spark_task():
             _refuse(problems)
-        scored = Scored.of(self.cascade, rows, levels, problems)
+        scored = Scored.of(self.cascade, rows, levels, problems, explain)
         return pd.DataFrame(scored.columns(), columns=list(OUTPUT_COLUMNS))
 
 
@@ -124,9 +133,10 @@ class Scored:
     margins: np.ndarray
     decisions: np.ndarray
     problems: list[list[str]]
+    reasons: list[list[str] | None]
 
     @classmethod
-    def of(cls, cascade: Any, rows: list[Any], levels: list[Any], problems: list[Any]) -> Scored:
+    def of(cls, cascade: Any, rows: list[Any], levels: list[Any], problems: list[Any], explain: bool) -> Scored:
         """Score the rows :func:`parse_batch` accepted, in one pass over the boosters."""
         count = len(rows)
         listed: list[list[str]] = [[] for _ in range(count)]
@@ -137,6 +147,7 @@ class Scored:
         margins = np.full((count, 2), np.nan)
         decisions = np.full((count, 2), np.nan)
         codes = np.full(count, REFUSED_CODE, dtype=np.int64)
+        reasons: list[list[str] | None] = [None] * count
         if chosen:
             matrix = encode_rows([rows[i] for i in chosen], [levels[i] for i in chosen])
             margins[valid] = cascade.margins(matrix)
@@ -144,7 +155,10 @@ class Scored:
             decision = decide(margins[valid], cascade.thresholds)
             decisions[valid] = decision.p
             codes[valid] = decision.codes
-        return cls(codes, margins, decisions, listed)
+            if explain:
+                for index, codes_of_row in zip(chosen, reason_codes(cascade, matrix, codes[valid]), strict=True):
+                    reasons[index] = codes_of_row
+        return cls(codes, margins, decisions, listed, reasons)
 
     def columns(self) -> dict[str, Any]:
         """The output frame's columns, refused rows holding ``None`` (or the markers) as the module says."""
@@ -159,8 +173,30 @@ class Scored:
             LABEL_COLUMN: [labels.get(code, REFUSED_LABEL) for code in self.codes.tolist()],
         }
         columns.update(zip((*PROBABILITY_COLUMNS, *DECISION_COLUMNS), numbers.T, strict=True))
+        columns[REASONS_COLUMN] = self.reasons
         columns[ERROR_COLUMN] = [found or None for found in self.problems]
         return columns
+
+
+def reason_codes(cascade: Any, matrix: np.ndarray, codes: np.ndarray) -> list[list[str]]:
+    """Each row's reason codes, in order, by the contract's one rule (``select_reasons``), as the Lambda gives them.
+
+    The contributions are LightGBM's own path-dependent TreeSHAP (``pred_contrib``), the attribution
+    the Lambda's explainer tables evaluate, of the margin the row's class is explained by (Poor:
+    ``standard_or_better``, Standard and Good: ``good_given_standard``), added up per field.
+    """
+    fields = np.zeros((len(matrix), len(FIELD_NAMES)))
+    explained = np.array([EXPLAINED_MARGIN_BY_CLASS[code] for code in codes.tolist()], dtype=np.intp)
+    for margin, booster in enumerate(cascade.boosters):
+        rows = np.flatnonzero(explained == margin)
+        if len(rows):
+            contributions = booster.predict(np.asarray(matrix[rows], dtype=np.float64), pred_contrib=True)[:, :-1]
+            np.add.at(fields, (rows[:, None], _COLUMN_FIELD[None, :]), contributions)
+    states = field_state(matrix)
+    return [
+        [REASONS_BY_KEY[(FIELD_NAMES[r.field_index], r.direction)].code for r in select_reasons(row, state)]
+        for row, state in zip(fields, states, strict=True)
+    ]
 
 
 def _records(model_input: Any) -> list[dict[str, Any]]:
@@ -276,7 +312,7 @@ def save_pyfunc(target: str | os.PathLike[str], cascade_dir: Path, example: list
 
 
 def signature() -> Any:
-    """21 string fields in; :data:`OUTPUT_TYPES` out; the ``errors`` param."""
+    """21 string fields in; :data:`OUTPUT_TYPES` out; the ``errors`` and ``reasons`` params."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
     from mlflow.types.schema import Array
@@ -286,5 +322,7 @@ def signature() -> Any:
     return ModelSignature(
         inputs=Schema([ColSpec(DataType.string, name) for name in FIELD_NAMES]),
         outputs=Schema([ColSpec(types[kind], name) for name, kind in OUTPUT_TYPES.items()]),
-        params=ParamSchema([ParamSpec(ERRORS_PARAM, DataType.string, ERRORS_AUTO)]),
+        params=ParamSchema(
+            [ParamSpec(ERRORS_PARAM, DataType.string, ERRORS_AUTO), ParamSpec(REASONS_PARAM, DataType.boolean, True)]
+        ),
     )
