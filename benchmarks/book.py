@@ -6,7 +6,7 @@ repeats) trains the production cascade (``training.cascade`` defaults) on the sh
 does, then scores the file's every row, in one process and one run:
 
 * **Spark**: ``mlflow.pyfunc.spark_udf`` on ``models:/…/1`` over the cached CSV (every field a
-  string) on ``local[2]``, written to Spark's ``noop`` sink so that every row is computed and
+  string, one partition per core) on ``local[2]``, written to Spark's ``noop`` sink so that every row is computed and
   nothing is collected; the first run (Python workers start, each task loads the model) is
   reported apart from the warm median.
 * **pandas**: ``mlflow.pyfunc.load_model(...).predict(frame)`` on the same rows.
@@ -125,7 +125,8 @@ def _spark(csv: Path, scratch: Path, repeats: int) -> dict[str, Any]:
     with local_spark(scratch / "spark", "credit-score-book-benchmark") as spark:
         from pyspark.sql.functions import col
 
-        frame = spark.read.csv(str(csv), header=True).cache()
+        # One partition per core: the shared file is small enough for Spark to read as one.
+        frame = spark.read.csv(str(csv), header=True).repartition(spark.sparkContext.defaultParallelism).cache()
         rows = frame.count()
         columns = [col(name) for name in FIELD_NAMES]
         out["partitions"] = frame.rdd.getNumPartitions()
