@@ -132,3 +132,23 @@ def test_given_nulls_when_captured_then_the_record_keeps_null(post, tmp_path: Pa
         assert [name for name in NUMERIC_NAMES if line["input"][name] is None] == names
         assert all(line["input"][name] is not None for name in CATEGORICAL_NAMES)
         assert line["decision"] == answer["decision"]
+
+
+def test_given_nulls_when_explained_then_a_null_that_counted_against_is_reported_as_missing_information(
+    post,
+) -> None:
+    records, nulled = with_nulls(real_requests(400, skip=500), seed=5)
+    status, body = post({"data": records, "contributions": True})
+    assert status == 200
+    cited = 0
+    for record, answer, names in zip(records, answers(body), nulled, strict=True):
+        for reason in answer["reasons"]:
+            if reason["field"] in names:  # a value not given can only be missing information
+                assert reason["direction"] == "missing"
+                assert reason["text"].startswith("Insufficient information about")
+                assert answer["contributions"]["fields"][reason["field"]] < 0  # it counted against
+                cited += 1
+            elif reason["direction"] == "missing":  # otherwise only a category's no-information level
+                assert reason["field"] in CATEGORICAL_NAMES
+                assert parse_record(record)[0][reason["field"]] in ("Unknown", "NM")
+    assert cited >= 20
