@@ -112,3 +112,32 @@ def test_given_estimates_and_outcomes_when_rendered_then_both_show_with_interval
     assert f"<td>{estimate['macro_f1']:.3f}</td>" in page
     assert "<td>0.610 [0.500, 0.700]</td>" in page
     assert "unmatched 1" in page
+
+
+def test_given_a_challenger_section_when_rendered_then_flips_bands_shift_and_realised_show(shifted_report):
+    document, _ = shifted_report
+    assert "no captured record carries a challenger" in render(document)
+    labels = ("Poor", "Standard", "Good")
+    table = {row: {column: 10 * (i + 1) + j for j, column in enumerate(labels)} for i, row in enumerate(labels)}
+    band = {"n": 30, "flips": 7, "rate": 7 / 30, "to_better": 4, "to_worse": 3}
+    shift = {"mean": 0.0123, "mean_abs": 0.02, "max_abs": 0.31}
+    realized = {"n": 25, "champion": {"macro_f1": 0.61, "auc": 0.8}, "challenger": {"macro_f1": 0.64, "auc": 0.81}}
+    document = {
+        **document,
+        "challenger": {
+            "n": 90,
+            "flips": {"table": table, "n": 90, "flips": 9, "rate": 0.1, "to_better": 5, "to_worse": 4,
+                      "by_age_band": {"25-44": band}},
+            "probability_shift": dict.fromkeys(labels, shift),
+            "realized": realized,
+        },
+    }  # fmt: skip
+
+    page = render(document)
+
+    assert "9 of 90 decisions would flip" in page
+    assert "<th>Standard</th><td>20</td><td>21</td><td>22</td>" in page
+    assert "<td>25-44</td><td>30</td><td>7</td>" in page
+    assert "<td>0.0123</td>" in page
+    assert "on the same 25 labelled decisions" in page
+    assert "<td>challenger</td><td>0.640</td><td>0.810</td>" in page

@@ -379,6 +379,51 @@ def _data_quality(quality: dict[str, Any]) -> str:
     return table
 
 
+def _challenger(section: dict[str, Any] | None) -> str:
+    """Champion versus shadow challenger: flip table, flips per age band, probability shift, realised figures."""
+    if not section:
+        return '<p class="muted">no captured record carries a challenger (CHALLENGER_MODEL_DIR unset)</p>'
+    flips = section["flips"]
+    labels = list(flips["table"])
+    head = "<tr><th>champion \u2193 challenger \u2192</th>" + "".join(f"<th>{escape(c)}</th>" for c in labels) + "</tr>"
+    body = "".join(
+        f"<tr><th>{escape(row)}</th>" + "".join(f"<td>{flips['table'][row][c]:,}</td>" for c in labels) + "</tr>"
+        for row in labels
+    )
+    bands = "".join(
+        f"<tr><td>{escape(band)}</td><td>{entry['n']:,}</td><td>{entry['flips']:,}</td>"
+        f"<td>{_share(entry['rate'])}</td><td>{entry['to_better']:,}</td><td>{entry['to_worse']:,}</td></tr>"
+        for band, entry in flips["by_age_band"].items()
+    )
+    shift = "".join(
+        f"<tr><td>{escape(label)}</td><td>{_number(s['mean'], 4)}</td><td>{_number(s['mean_abs'], 4)}</td>"
+        f"<td>{_number(s['max_abs'], 4)}</td></tr>"
+        for label, s in section["probability_shift"].items()
+    )
+    realized = section.get("realized")
+    if realized and realized.get("n"):
+        rows = "".join(
+            f"<tr><td>{name}</td><td>{_number((realized[name] or {}).get('macro_f1'))}</td>"
+            f"<td>{_number((realized[name] or {}).get('auc'))}</td></tr>"
+            for name in ("champion", "challenger")
+        )
+        outcome = (
+            f"<p>on the same {realized['n']:,} labelled decisions</p>"
+            f"<table><tr><th>model</th><th>macro-F1</th><th>AUC</th></tr>{rows}</table>"
+        )
+    else:
+        outcome = '<p class="muted">no outcomes joined (--outcomes): realised figures not computed</p>'
+    return (
+        f"<p>{flips['flips']:,} of {flips['n']:,} decisions would flip ({_share(flips['rate'])}): "
+        f"{flips['to_better']:,} to a better class, {flips['to_worse']:,} to a worse one</p>"
+        f"<table>{head}{body}</table>"
+        "<table><tr><th>age band</th><th>decisions</th><th>flips</th><th>share</th><th>better</th><th>worse</th></tr>"
+        f"{bands}</table>"
+        "<table><tr><th>class</th><th>mean shift</th><th>mean |shift|</th><th>max |shift|</th></tr>"
+        f"{shift}</table>{outcome}"
+    )
+
+
 def render(document: dict[str, Any]) -> str:
     """The page for one report document (``report.summary``)."""
     features = document["features"]
@@ -419,6 +464,7 @@ def render(document: dict[str, Any]) -> str:
         f"{_performance(document.get('performance') or {})}"
         f"<h2>Fairness by age band</h2>{_fairness(document.get('fairness') or {})}"
         f"<h2>Reason codes per day</h2>{_reason_table(document.get('reason_mix', {}))}"
+        f"<h2>Champion versus challenger</h2>{_challenger(document.get('challenger'))}"
         f"<h2>Data quality: refused requests per day and problem</h2>"
         f"{_data_quality(document.get('data_quality') or {})}"
         f"<h2>Summary</h2>{_table(comparisons)}"
