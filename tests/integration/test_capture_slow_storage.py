@@ -10,15 +10,12 @@ hung, every record is logged, none is lost, and the answer never waits for it.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from benchmarks.capture import hung_endpoint
 from benchmarks.local_aws import Call, Fault, LocalAws, new_bucket, read_bucket
 from credit_score.runtime.capture import AFTER_ANSWER_BUDGET_S, BUDGET_S
 from tests.integration.test_runtime_api import START_TIMEOUT, runtime_client
@@ -37,30 +34,6 @@ def delaying(delay_s: float):
         return None
 
     return plan
-
-
-@contextlib.contextmanager
-def hung_s3() -> Iterator[str]:
-    """Accepts every connection, never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        server.close()
-        for connection in held:
-            connection.close()
 
 
 def environment(aws: LocalAws, bucket: str, bundle: Path, **extra: str) -> dict[str, str]:
@@ -122,7 +95,7 @@ def test_given_hung_s3_when_invoked_then_stored_plus_fallback_is_sent_and_the_an
     mode: str,
     budget_s: float,
 ) -> None:
-    with LocalAws() as aws, hung_s3() as hung:
+    with LocalAws() as aws, hung_endpoint() as hung:
         bucket = new_bucket(aws.client("s3"), "hung")
         env = environment(aws, bucket, tiny_bundle, AWS_ENDPOINT_URL=hung, CAPTURE_AFTER_ANSWER=mode)
         sent = 0
