@@ -179,7 +179,14 @@ def test_given_corrupted_bundle_when_building_then_the_build_fails_on_verificati
 ) -> None:
     context = tmp_path / "context"
     context.mkdir()
-    for name in ("Dockerfile", ".dockerignore", "requirements.txt", "requirements-build.txt", "model_downloader.py"):
+    for name in (
+        "Dockerfile",
+        ".dockerignore",
+        "requirements.txt",
+        "requirements-build.txt",
+        "model_downloader.py",
+        "data.json",
+    ):
         shutil.copy2(ROOT / name, context / name)
     shutil.copytree(ROOT / "src", context / "src", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(bundle, context / "model")
