@@ -62,6 +62,8 @@ def test_given_a_download_when_bundled_then_the_card_is_hash_checked_and_describ
     assert f"{trained.metrics['ece']:.4f}" in card
     assert f"{trained.metrics['macro_f1']:.4f}" in card
     assert "| Age | years | 14 to 100 |" in card
+    assert "| tolerance | 1e-09 |" in card
+    assert "| trees proven monotone | 60 |" in card  # both boosters' (30 + 30) trees
     for section in ("Intended use", "Training data", "Features", "Quality", "Fairness by age band", "Step test",
                     "Reason codes", "Limits", "Version"):  # fmt: skip
         assert f"## {section}" in card

@@ -8,14 +8,19 @@ import pytest
 from credit_score.contract.fields import CREDIT_DIRECTION, FEATURE_NAMES
 from credit_score.modelling.artifacts import Cascade
 from credit_score.modelling.training import synthetic
-from credit_score.modelling.training.cascade import MONOTONE, fit_cascade
+from credit_score.modelling.training.cascade import MONOTONE, booster_params, fit_cascade
 from credit_score.modelling.training.data import to_dataset
 from credit_score.modelling.training.monotonicity import (
     STEPS,
+    TABLE_SIGNS,
     MonotonicityError,
     domain,
+    flatten_trees_against_direction,
+    prove_trees,
     require_monotone,
+    require_proven,
     step_test,
+    tree_violations,
 )
 
 
@@ -148,13 +153,95 @@ def test_given_values_at_the_domain_bound_or_missing_when_stepping_then_kept_ins
     assert report.passed  # a step never leaves the domain, and a missing value stays missing
 
 
-def test_given_rows_with_gaps_when_fitting_with_defaults_then_monotone_where_lightgbms_finer_methods_are_not() -> None:
-    """Why the cascade uses the "basic" constraint method: with missing values routed past a split,
-    LightGBM 4.7's "intermediate" method let a shorter credit history raise a margin on these rows."""
+def _raw_boosters(data, **overrides) -> tuple:
+    """Both boosters as LightGBM leaves them: no training gaps added, no tree flattened."""
+    import lightgbm
+
+    params = booster_params(7, learning_rate=0.1, **overrides)
+    upper = data.labels >= 1
+    first = lightgbm.train(params, lightgbm.Dataset(data.features, upper.astype(int)), 30)
+    second = lightgbm.train(params, lightgbm.Dataset(data.features[upper], (data.labels[upper] == 2).astype(int)), 30)
+    return first, second
+
+
+@pytest.fixture(scope="module")
+def gapped():
+    """Synthetic rows with gaps on which LightGBM 4.7's "intermediate" method breaks a direction."""
+    return to_dataset(synthetic.generate(2500, seed=3))
+
+
+def test_given_intermediate_boosters_with_missing_values_when_proving_then_the_trees_against_a_direction_are_named(
+    gapped,
+) -> None:
+    """A missing value reaches leaves from the side "intermediate" does not tighten: the proof sees it."""
+    boosters = _raw_boosters(gapped)
+    cascade = Cascade(boosters, (0.5, 0.5), MONOTONE)
+
+    proof = prove_trees(cascade)
+
+    assert not step_test(cascade, gapped.features).passed  # the rows agree that the trees are wrong
+    assert not proof.passed
+    assert proof.trees == sum(booster.num_trees() for booster in boosters)
+    with pytest.raises(MonotonicityError, match=r"trees break a credit direction \(.*trees of \d+\)"):
+        require_proven(proof)
+
+
+def test_given_basic_boosters_when_proving_then_every_tree_passes(gapped) -> None:
+    assert prove_trees(Cascade(_raw_boosters(gapped, monotone_constraints_method="basic"), (0.5, 0.5), MONOTONE)).passed
+
+
+def test_given_unconstrained_boosters_when_proving_against_the_table_then_refused(gapped) -> None:
+    free = _raw_boosters(gapped, monotone_constraints=[0] * len(FEATURE_NAMES))
+
+    proof = prove_trees(Cascade(free, (0.5, 0.5), MONOTONE))
+
+    assert set(proof.against) >= {"Outstanding_Debt", "Credit_Mix"}  # the table, not the fit's own signs
+
+
+def test_given_trees_against_a_direction_when_flattened_then_only_they_change_and_the_booster_is_proven(gapped) -> None:
+    booster = _raw_boosters(gapped)[0]
+    named = {tree for tree, _ in tree_violations(booster)}
+    before = [
+        booster.predict(gapped.features[:200], raw_score=True, start_iteration=t, num_iteration=1) for t in range(30)
+    ]
+
+    flattened = flatten_trees_against_direction(booster, TABLE_SIGNS)
+
+    assert flattened == len(named) > 0
+    assert tree_violations(booster) == []
+    for tree in range(30):
+        after = booster.predict(gapped.features[:200], raw_score=True, start_iteration=tree, num_iteration=1)
+        if tree in named:
+            assert np.ptp(after) == 0.0  # one constant output
+        else:
+            assert np.array_equal(after, before[tree])
+
+
+def test_given_the_defaults_on_rows_with_gaps_when_fitting_then_proven_and_step_tested() -> None:
     data = to_dataset(synthetic.generate(2500, seed=3))
+    cascade = fit_cascade(data.features, data.labels, data.groups, 7, (30, 30), learning_rate=0.1)
 
-    def fitted(**overrides) -> Cascade:
-        return fit_cascade(data.features, data.labels, data.groups, 7, (30, 30), learning_rate=0.1, **overrides)
+    assert prove_trees(cascade).passed
+    assert step_test(cascade, data.features).passed
 
-    assert step_test(fitted(), data.features).passed
-    assert not step_test(fitted(monotone_constraints_method="intermediate"), data.features).passed
+
+def test_given_columns_without_gaps_when_fitting_then_every_split_has_a_learned_missing_path(dataset) -> None:
+    """Without gaps in training LightGBM reads a missing value as 0: a withheld debt would score as no debt."""
+    complete = ~np.isnan(dataset.features).any(axis=1)
+    cascade = _fit(dataset.subset(np.flatnonzero(complete)))
+
+    kinds = {
+        node["missing_type"]
+        for booster in cascade.boosters
+        for tree in booster.dump_model()["tree_info"]
+        for node in _splits(tree["tree_structure"])
+    }
+
+    assert kinds == {"NaN"}
+
+
+def _splits(node: dict):
+    if "split_feature" in node:
+        yield node
+        yield from _splits(node["left_child"])
+        yield from _splits(node["right_child"])

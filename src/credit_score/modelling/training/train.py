@@ -32,7 +32,7 @@ from credit_score.modelling.training.data import (
 )
 from credit_score.modelling.training.evaluate import classification_metrics, confusion
 from credit_score.modelling.training.fairness import training_fairness
-from credit_score.modelling.training.monotonicity import require_monotone, step_test
+from credit_score.modelling.training.monotonicity import prove_trees, require_monotone, require_proven, step_test
 from credit_score.modelling.training.tracking import EXAMPLE_ROWS, RunContent, log_training_run, parity_rows
 
 DEFAULT_EXPERIMENT = "credit-score"
@@ -107,7 +107,8 @@ def train(
     """Train on ``data`` (raw Kaggle-schema text rows) or on ``synthetic_rows`` generated ones.
 
     ``booster_overrides`` and ``rounds`` change the LightGBM defaults (tests train tiny cascades).
-    A model that fails the step test raises :class:`MonotonicityError` before anything is logged.
+    A model that fails the step test or the per-tree proof raises :class:`MonotonicityError` before
+    anything is logged.
     """
     if (data is None) == (synthetic_rows is None):
         raise DataError("give either raw data or a number of synthetic rows")
@@ -136,6 +137,8 @@ def train(
         monotonicity.checks,
         monotonicity.rows,
     )
+    proof = require_proven(prove_trees(cascade))
+    progress.info("proof passed: none of the %d trees moves a field against its credit direction", proof.trees)
     probabilities, predicted = cascade.probabilities(evaluation.features), cascade.labels(evaluation.features)
     metrics = {
         **classification_metrics(evaluation.labels, probabilities, predicted),
@@ -160,7 +163,7 @@ def train(
         reference_profile=reference_profile(training.fields, cascade.labels(training.features)),
         parity_sample=parity_rows(dataset.features, seed),
         example=example_records(frame),
-        monotonicity=monotonicity.as_metadata(),
+        monotonicity={**monotonicity.as_metadata(), "trees_proven": proof.trees},
         fairness=training_fairness(frame, evaluation, predicted, probabilities),
         tags={"model_name": name, "data": params["data"]},
     )
