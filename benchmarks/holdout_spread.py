@@ -16,10 +16,15 @@ in quality on the same rows, and the unconstrained figure is the recipe's ceilin
 ``--costs`` adds, for every used field, the cascade with that one constraint removed (and one with
 both ordered categories freed), on the same ten splits: the AUC and macro-F1 a constraint gives back
 when removed (``benchmarks/results/constraint_costs.json``; about 19 times the plain run).
+
+``--update-docs`` writes both results as tables into README.md, between its ``quality`` markers
+(``tests/docs/test_quality_tables.py`` fails when the README and the results disagree).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -34,6 +39,12 @@ SEEDS: tuple[int, ...] = (DEFAULT_SEED, *range(1, 10))
 REPORTED = ("macro_f1", "weighted_roc_auc", "ece")
 VARIANTS = ("served", "unconstrained")
 ORDERED_PAIR = "Credit_Mix+Payment_of_Min_Amount"
+README = ROOT / "README.md"
+MARKERS = ("<!-- quality:start -->", "<!-- quality:end -->")
+VARIANT_LABELS = {
+    "served": "served: every used field in its credit direction",
+    "unconstrained": "the same 18 columns, unconstrained",
+}
 
 
 def _constraints(free: tuple[str, ...] = (), everything: bool = False) -> list[int]:
@@ -125,12 +136,45 @@ def _line(figures: dict[str, float], label: str) -> str:
     return f"{label} " + " ".join(f"{key} {figures[key]:.4f}" for key in REPORTED)
 
 
+def readme_tables(spread: dict[str, Any], cost_table: dict[str, Any]) -> str:
+    """The two README tables: mean quality over the splits, and what each constraint costs."""
+    lines = [
+        f"| {len(spread['splits'])} customer splits, 20 % held out | macro-F1 | weighted AUC | ECE |",
+        "|---|---|---|---|",
+    ]
+    for variant in VARIANTS:
+        figures = spread["summary"][variant]
+        cells = " | ".join(f"{figures[key]['mean']:.3f}" for key in REPORTED)
+        lines.append(f"| {VARIANT_LABELS[variant]} | {cells} |")
+    lines += ["", "| constraint removed | macro-F1 given back | AUC given back |", "|---|---|---|"]
+    removed = cost_table["one_constraint_removed"]
+    for name in sorted(removed, key=lambda label: -removed[label]["weighted_roc_auc_given_back"]):
+        gains = removed[name]
+        label = "both ordered categories" if name == ORDERED_PAIR else name
+        lines.append(f"| {label} | {gains['macro_f1_given_back']:+.4f} | {gains['weighted_roc_auc_given_back']:+.4f} |")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path = README) -> None:
+    """Put :func:`readme_tables` of the stored results between the README's markers."""
+    tables = readme_tables(json.loads(RESULTS.read_text()), json.loads(COSTS.read_text()))
+    start, end = MARKERS
+    text = readme.read_text(encoding="utf-8")
+    block = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    if not block.search(text):
+        raise SystemExit(f"{readme} lacks the markers {start} … {end}")
+    readme.write_text(block.sub(lambda _: f"{start}\n{tables}\n{end}", text), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
     if arguments == ["--costs"]:
         return 0 if measure_on_shared_csv(costs, COSTS) is not None else 2
+    if arguments == ["--update-docs"]:
+        update_readme()
+        return 0
     if arguments:
-        print("usage: python -m benchmarks.holdout_spread [--costs]", file=sys.stderr)
+        print("usage: python -m benchmarks.holdout_spread [--costs | --update-docs]", file=sys.stderr)
         return 2
     result = measure_on_shared_csv(run, RESULTS)
     if result is None:
