@@ -1,9 +1,9 @@
 """A bundle trained on the shared Kaggle rows (read from ../shared, never copied here), missing values and all.
 
-The tiny synthetic bundles never see a missing value, so LightGBM learns no missing-value direction in
-them; this one is fitted on the real rows the training path cleans (junk → missing), with the project's
-monotone recipe, fewer rounds, and off-grid-looking cut-offs, and ships the explainer tables like the
-downloader does. ``real_bundle`` is a session fixture (skipped when the shared file is absent).
+The tiny synthetic bundles see only the training gaps the fit adds at random; this one is fitted on the
+real rows the training path cleans (junk → missing, so the data's own missing values), with the
+project's monotone recipe, fewer rounds, and off-grid-looking cut-offs, and ships the explainer tables
+like the downloader does. ``real_bundle`` is a session fixture (skipped when the shared file is absent).
 """
 
 from __future__ import annotations
