@@ -223,7 +223,7 @@ def run_documented(command: str, out: Path, **env: str) -> Any:
 def placeholders(document: Any) -> set[str]:
     return set(
         re.findall(
-            r"\b(?:ACCOUNT_ID|OWNER/REPO|REGION|CAPTURE_BUCKET|CAPTURE_PREFIX|METRICS_NAMESPACE)\b",
+            r"\b(?:ACCOUNT_ID|OWNER/REPO|REGION|CAPTURE_BUCKET|CAPTURE_PREFIX|METRICS_NAMESPACE|OUTCOMES_OBJECT)\b",
             json.dumps(document),
         )
     )
@@ -253,10 +253,23 @@ def test_given_the_documented_drift_substitution_when_run_then_a_complete_policy
         CAPTURE_BUCKET="acme-capture",
         CAPTURE_PREFIX="capture",
         METRICS_NAMESPACE="CreditScore",
+        OUTCOMES_URI="s3://acme-outcomes/labels/2026-11.csv",
     )
     assert placeholders(document) == set()
     resources = {json.dumps(s["Resource"]) for s in document["Statement"]}
     assert '"arn:aws:s3:::acme-capture/capture/*"' in resources
+    assert '"arn:aws:s3:::acme-outcomes/labels/2026-11.csv"' in resources
+
+
+def test_given_the_drift_policy_when_read_then_the_outcomes_are_one_object_read_only():
+    document = json.loads(DRIFT_POLICY.read_text())
+    [outcomes] = [s for s in document["Statement"] if "OUTCOMES_OBJECT" in json.dumps(s)]
+    assert (outcomes["Effect"], outcomes["Action"], outcomes["Resource"]) == (
+        "Allow",
+        "s3:GetObject",
+        "arn:aws:s3:::OUTCOMES_OBJECT",
+    )
+    assert "Condition" not in outcomes
 
 
 # The AWS calls the drift job makes (boto3 client methods in the monitoring house) and the IAM action each needs
