@@ -141,3 +141,20 @@ def test_given_a_challenger_section_when_rendered_then_flips_bands_shift_and_rea
     assert "<td>0.0123</td>" in page
     assert "on the same 25 labelled decisions" in page
     assert "<td>challenger</td><td>0.640</td><td>0.810</td>" in page
+
+
+def test_given_refusals_by_field_when_rendered_then_a_row_per_field_with_each_days_count(shifted_report):
+    document, _ = shifted_report
+    day = {"requests": 9, "refused": 3, "refused_share": 1 / 3, "problems": {"missing": 3}}
+    refusals = {
+        "by_day": {
+            "2025-05-01": {**day, "fields": {"Age": 2, "_other": 1}},
+            "2025-05-02": {**day, "fields": {"Age": 1}},
+        },
+        "fields": {"Age": 3, "_other": 1},
+    }
+    page = render({**document, "data_quality": {**document["data_quality"], "refusals": refusals}})
+
+    assert "<h3>Problems per field</h3>" in page
+    assert "<tr><td>Age</td><td>3</td><td>2</td><td>1</td></tr>" in page
+    assert "<tr><td>_other</td><td>1</td><td>1</td><td>0</td></tr>" in page

@@ -15,14 +15,19 @@ from tests.support.bundles import synthetic_records
 from tests.support.lambda_context import LambdaContext
 
 
-def handler_log(drift_bundle, capture) -> str:
-    """Log lines of 6 answered and 4 refused requests through the real handler."""
+def refused_records() -> list[dict[str, str]]:
+    """10 records, 4 of them refused: 5 problems in Annual_Income (2), Age (2) and Credit_Mix (1)."""
     records = synthetic_records(10, seed=8)
     records[0]["Annual_Income"] = "-5"  # below the domain
     records[1]["Age"] = "abc"  # not a number
     records[2].pop("Credit_Mix")  # missing
     records[3]["Age"] = "abc"
     records[3]["Annual_Income"] = "-5"
+    return records
+
+
+def handler_log(drift_bundle, capture, records: list[dict[str, str]]) -> str:
+    """The handler's log lines for ``records``, one request each."""
     app.init(Settings.from_env({}, model_dir=drift_bundle, capture_uri=str(capture), metrics_enabled=False))
     out = io.StringIO()
     try:
@@ -35,7 +40,7 @@ def handler_log(drift_bundle, capture) -> str:
 
 
 def test_given_the_handlers_log_when_read_then_refusals_by_day_and_kind_without_values(drift_bundle, tmp_path):
-    text = handler_log(drift_bundle, tmp_path / "capture")
+    text = handler_log(drift_bundle, tmp_path / "capture", refused_records())
     exported = "\n".join(f"2025-05-01T00:00:00.000Z {line}" for line in text.splitlines())  # the export's prefix
     (tmp_path / "log.jsonl").write_text(exported + "\nnot json {\n")
 
@@ -44,6 +49,8 @@ def test_given_the_handlers_log_when_read_then_refusals_by_day_and_kind_without_
     (day,) = section["by_day"].values()
     assert (day["requests"], day["refused"]) == (10, 4)
     assert sum(day["problems"].values()) == 5  # one request had two problems
+    assert day["fields"] == {"Annual_Income": 2, "Age": 2, "Credit_Mix": 1}
+    assert section["fields"] == day["fields"]
     assert section["unreadable_lines"] == 1
     assert "-5" not in json.dumps(section)
     assert "abc" not in json.dumps(section)
@@ -70,3 +77,27 @@ def test_given_lines_of_other_days_when_windowed_then_left_out(tmp_path) -> None
     assert set(log.section()["by_day"]) == {"2025-05-01", "2025-05-02", "2025-05-08"}
     assert set(windowed.section()["by_day"]) == {"2025-05-01", "2025-05-02"}
     assert log.section()["by_day"]["2025-05-01"]["problems"] == {"missing": 1}
+
+
+def test_given_a_client_key_with_a_secret_name_when_refused_then_no_log_line_names_it(drift_bundle, tmp_path):
+    secret_key, secret_value = "ssn_913741218_card_4111111111111111", "sk_live_9f8e7d6c"
+    record = {**synthetic_records(1, seed=3)[0], secret_key: secret_value, "Age": "abc"}
+
+    text = handler_log(drift_bundle, tmp_path / "capture", [record])
+
+    [line] = [json.loads(line) for line in text.splitlines() if '"request"' in line]
+    assert (line["status"], line["problem_fields"]) == (422, {"Age": 1})
+    assert secret_key not in text
+    assert secret_value not in text
+    assert "abc" not in text
+
+
+def test_given_a_line_naming_a_field_outside_the_contract_when_read_then_counted_as_other():
+    log = RequestLog()
+    line = {"message": "request", "timestamp": "2025-05-01T10:00:00Z", "status": 422}
+    log.add_line(json.dumps({**line, "problems": {"missing": 2}, "problem_fields": {"Age": 1, "ssn_913": 1}}))
+
+    section = log.section()
+
+    assert section["by_day"]["2025-05-01"]["fields"] == {"Age": 1, "_other": 1}
+    assert "ssn_913" not in json.dumps(section)

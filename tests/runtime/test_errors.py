@@ -50,6 +50,7 @@ def test_given_problems_when_validation_fails_then_details_and_counts_by_kind():
     assert body["message"] == "3 invalid field value(s) in 2 records; see details"
     assert body["details"][2] == {"field": "Age", "index": 3, "problem": "missing", "message": "Age is required"}
     assert error.kinds() == {"missing": 2, "unknown_category": 1}
+    assert error.fields() == {"Age": 2, "Occupation": 1}
     assert body["counts"] == {
         "by_field": {"Age": 2, "Occupation": 1},
         "by_problem": {"missing": 2, "unknown_category": 1},
@@ -75,3 +76,9 @@ def test_given_long_messages_when_answered_then_details_shed_until_the_body_fits
     assert 0 < len(body["details"]) < errors.MAX_DETAILS
     assert body["counts"]["by_problem"] == {"unknown_category": 200}
     assert body["truncated"] is True
+
+
+def test_given_a_problem_named_after_a_client_key_when_counted_by_field_then_only_the_other_bucket():
+    problems = [FieldProblem("Age", "missing", "Age is required", 0), FieldProblem("ssn-913", "missing", "x", 0)]
+
+    assert errors.ValidationFailed(problems).fields() == {"Age": 1, "_other": 1}

@@ -199,6 +199,8 @@ FIELDS: tuple[Field, ...] = (
 )
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
+# Where a count by field name puts a name outside the contract: a client's own key is customer data.
+OTHER_FIELD = "_other"
 FIELDS_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 NUMERIC_FIELDS: tuple[Field, ...] = tuple(f for f in FIELDS if f.is_numeric)
 CATEGORICAL_FIELDS: tuple[Field, ...] = tuple(f for f in FIELDS if not f.is_numeric)

@@ -357,7 +357,7 @@ def _probability_table(trend: dict[str, Any]) -> str:
 
 
 def _data_quality(quality: dict[str, Any]) -> str:
-    """Refused requests per day and problem kind (from the request log lines), then missing and Unknown shares."""
+    """Refused requests per day and problem kind, then problems per field per day (from the request log lines)."""
     refusals = quality.get("refusals")
     if refusals and refusals.get("by_day"):
         kinds = sorted({kind for day in refusals["by_day"].values() for kind in day["problems"]})
@@ -373,10 +373,26 @@ def _data_quality(quality: dict[str, Any]) -> str:
             + "</tr>"
             for day, entry in refusals["by_day"].items()
         )
-        table = f"<table>{head}{body}</table>"
+        table = f"<table>{head}{body}</table><h3>Problems per field</h3>{_field_table(refusals)}"
     else:
         table = '<p class="muted">no request logs given (--request-logs): refusals not counted</p>'
     return table
+
+
+def _field_table(refusals: dict[str, Any]) -> str:
+    """One row per contract field with problems (``_other``: a name outside the contract), one column per day."""
+    fields = list(refusals.get("fields") or {})
+    if not fields:
+        return '<p class="muted">no field problems in the request lines</p>'
+    days = refusals["by_day"]
+    head = "<tr><th>field</th><th>all days</th>" + "".join(f"<th>{escape(day)}</th>" for day in days) + "</tr>"
+    body = "".join(
+        f"<tr><td>{escape(name)}</td><td>{refusals['fields'][name]:,}</td>"
+        + "".join(f"<td>{entry.get('fields', {}).get(name, 0):,}</td>" for entry in days.values())
+        + "</tr>"
+        for name in fields
+    )
+    return f"<table>{head}{body}</table>"
 
 
 def _challenger(section: dict[str, Any] | None) -> str:

@@ -3,10 +3,12 @@
 Refused requests never reach the capture (there is no prediction to keep), so the capture alone cannot
 say that 22 % of a population was turned away. Each invocation writes one ``request`` log line with its
 ``status`` and, when refused, ``problems``: the count of each problem kind (``missing``, ``too_high``,
-``not_a_number``, ...; never a value). ``--request-logs`` reads those lines as CloudWatch Logs exports
-them (a file or an ``s3://`` object of JSON lines, each optionally prefixed by the export's timestamp)
-and counts them per day. Per-field counts would need the field in the log line, which carries kinds
-only. Counts only: nothing of a line but its day, status and problem kinds is kept.
+``not_a_number``, ...; never a value), and for a 422 ``problem_fields``: the count per field, named by
+the contract's field names only (any other key is counted as ``_other``). ``--request-logs`` reads
+those lines as CloudWatch Logs exports them (a file or an ``s3://`` object of JSON lines, each
+optionally prefixed by the export's timestamp) and counts them per day. Counts only: nothing of a
+line but its day, status, problem kinds and contract field names is kept; a field name the contract
+does not know is counted as ``_other`` here too, so an odd line cannot carry a client's key into the report.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from credit_score.contract.fields import FIELD_NAMES, OTHER_FIELD
 from credit_score.monitoring.outcomes import OutcomesError, fetch
 
 __all__ = ["RequestLog", "read_request_logs"]
 
 REQUEST_MESSAGE = "request"
+_FIELDS = frozenset(FIELD_NAMES)
 
 
 @dataclass
@@ -31,6 +35,7 @@ class RequestLog:
     requests: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
     problems: dict[str, Counter[str]] = field(default_factory=dict)
+    fields: dict[str, Counter[str]] = field(default_factory=dict)  # day -> contract field -> problems
     unreadable: int = 0
 
     def add_line(self, line: str) -> None:
@@ -52,10 +57,8 @@ class RequestLog:
         self.requests[day] += 1
         if 400 <= status < 500:
             self.refused[day] += 1
-            kinds = document.get("problems")
-            if isinstance(kinds, dict):
-                counter = self.problems.setdefault(day, Counter())
-                counter.update({str(kind): count for kind, count in kinds.items() if type(count) is int and count > 0})
+            _add_counts(self.problems.setdefault(day, Counter()), document.get("problems"), str)
+            _add_counts(self.fields.setdefault(day, Counter()), document.get("problem_fields"), _field_name)
 
     def section(self) -> dict[str, Any]:
         return {
@@ -65,11 +68,13 @@ class RequestLog:
                     "refused": self.refused[day],
                     "refused_share": round(self.refused[day] / self.requests[day], 6),
                     "problems": dict(self.problems.get(day, Counter()).most_common()),
+                    "fields": dict(self.fields.get(day, Counter()).most_common()),
                 }
                 for day in sorted(self.requests)
             },
             "requests": sum(self.requests.values()),
             "refused": sum(self.refused.values()),
+            "fields": dict(sum(self.fields.values(), Counter()).most_common()),
             "unreadable_lines": self.unreadable,
         }
 
@@ -90,4 +95,17 @@ def read_request_logs(uri: str, *, since: str = "", until: str = "9999") -> Requ
         log.requests.pop(day)
         log.refused.pop(day, None)
         log.problems.pop(day, None)
+        log.fields.pop(day, None)
     return log
+
+
+def _field_name(name: str) -> str:
+    return name if name in _FIELDS else OTHER_FIELD
+
+
+def _add_counts(counter: Counter[str], counts: Any, name: Any) -> None:
+    """Add a line's ``{key: count}`` (positive whole counts only) under ``name(key)``."""
+    if isinstance(counts, dict):
+        for key, count in counts.items():
+            if type(count) is int and count > 0:
+                counter[name(str(key))] += count

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from credit_score.contract.fields import FieldProblem
+from credit_score.contract.fields import FIELD_NAMES, OTHER_FIELD, FieldProblem
 from credit_score.contract.messages import translate
 from credit_score.contract.reasons import DEFAULT_LANGUAGE
 
@@ -138,3 +138,11 @@ class ValidationFailed(ClientError):
     def kinds(self) -> dict[str, int]:
         """How many problems of each kind, for the ValidationErrors metric."""
         return dict(Counter(problem.problem for problem in self.problems))
+
+    def fields(self) -> dict[str, int]:
+        """How many problems per field, for the ``request`` log line: a name outside the contract is
+        counted as :data:`OTHER_FIELD`, since a key the client chose may itself be customer data."""
+        return dict(Counter(p.field if p.field in _CONTRACT_FIELDS else OTHER_FIELD for p in self.problems))
+
+
+_CONTRACT_FIELDS = frozenset(FIELD_NAMES)

@@ -158,9 +158,10 @@ class Service:
             )
         except ClientError as error:
             problems = error.kinds() if isinstance(error, ValidationFailed) else {error.kind: 1}
+            fields = error.fields() if isinstance(error, ValidationFailed) else None
             self.metrics.rejection(version=call.version, problems=problems)
             language = error.language or error_language(None, request)
-            return self._answer(call, error.status, error.body(language), problems=problems)
+            return self._answer(call, error.status, error.body(language), problems=problems, problem_fields=fields)
         except ServiceError as error:
             self.metrics.internal_error()
             self.log.error(error.code, request_id=call.request_id, reason=error.reason)
@@ -247,6 +248,7 @@ class Service:
         body: dict[str, Any],
         *,
         problems: dict[str, int] | None = None,
+        problem_fields: dict[str, int] | None = None,
         size: int | None = None,
     ) -> dict[str, Any]:
         """The envelope for ``call``'s source, and the invocation's one ``request`` log line."""
@@ -267,6 +269,7 @@ class Service:
             latency_ms=round((time.perf_counter() - call.started) * 1000, 3),
             batch_size=size,
             problems=problems,
+            problem_fields=problem_fields,
         )
         return call.source.envelope(status, text, headers)
 
