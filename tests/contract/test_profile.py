@@ -93,3 +93,20 @@ def test_given_profile_when_serialised_then_plain_json_without_nan() -> None:
 def test_given_wrong_width_when_profiling_then_refused() -> None:
     with pytest.raises(ValueError, match="the 21 fields"):
         reference_profile(np.zeros((3, 5), dtype=np.float32), np.zeros(3, dtype=np.int64))
+
+
+def test_given_class_probabilities_when_profiling_then_deciles_of_p_poor_and_p_good() -> None:
+    probabilities = np.random.default_rng(4).dirichlet([1, 1, 1], size=1000)
+
+    profile = reference_profile(encoded(1000), np.zeros(1000, dtype=np.int64), probabilities)
+
+    assert set(profile["probabilities"]) == {"Poor", "Good"}
+    good = profile["probabilities"]["Good"]
+    assert good["edges"] == pytest.approx(np.quantile(probabilities[:, 2], np.linspace(0, 1, 11)[1:-1]), abs=1e-6)
+    assert good["fractions"] == pytest.approx([0.1] * 10, abs=1e-3)
+    assert "probabilities" not in reference_profile(encoded(1000), np.zeros(1, dtype=np.int64))
+
+
+def test_given_probabilities_of_other_rows_when_profiling_then_refused() -> None:
+    with pytest.raises(ValueError, match="class probabilities per profiled row"):
+        reference_profile(encoded(20), np.zeros(20, dtype=np.int64), np.full((19, 3), 1 / 3))

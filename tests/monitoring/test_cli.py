@@ -52,6 +52,29 @@ def test_given_the_training_distribution_when_reported_then_no_feature_is_flagge
     assert document["prediction_mix"]["verdict"] == "none"
     assert max(f["psi"] for f in document["features"]) < document["thresholds"]["warn"] / 2
     assert document["versions"] == {"3": POPULATION}
+    probabilities = document["probability_drift"]
+    assert probabilities["reference"] is True
+    assert [(p["name"], p["verdict"]) for p in probabilities["classes"]] == [("P(Poor)", "none"), ("P(Good)", "none")]
+    assert set(document["trend"]["probability_psi_by_day"]) == {"Poor", "Good"}
+
+
+def test_given_an_older_profile_without_probability_bins_when_reported_then_said_and_not_compared(
+    captures: Captures, tmp_path
+):
+    metadata = json.loads((captures.bundle / "metadata.json").read_text())
+    del metadata["reference_profile"]["probabilities"]
+    (tmp_path / "older.json").write_text(json.dumps(metadata))
+    report, out = tmp_path / "report.json", io.StringIO()
+
+    with contextlib.redirect_stdout(out):
+        code = main(["--capture", str(captures.plain), "--reference", str(tmp_path / "older.json"),
+                     "--json", str(report), *window()])  # fmt: skip
+
+    document = json.loads(report.read_text())
+    assert code == 0
+    assert document["probability_drift"] == {"reference": False, "classes": []}
+    assert document["trend"]["probability_psi_by_day"] == {}
+    assert "no reference bins in this profile" in out.getvalue()
 
 
 def test_given_low_thresholds_when_reported_then_warn_and_exit_one(captures: Captures, tmp_path):

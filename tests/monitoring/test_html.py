@@ -41,15 +41,18 @@ def test_given_a_report_when_rendered_then_one_panel_per_comparison_and_threshol
     document, path = shifted_report
     page = path.read_text()
 
-    panels = re.findall(r'<div class="panel"><h3>([A-Za-z_]+) ', page)
-    assert panels == [f["name"] for f in document["features"]] + ["prediction"]
+    panels = re.findall(r'<div class="panel"><h3>([A-Za-z_()]+) ', page)
+    assert panels == [f["name"] for f in document["features"]] + ["prediction", "P(Poor)", "P(Good)"]
     assert page.count("<svg") == len(panels) + 3  # PSI chart, PSI per day and prediction mix
     for feature in document["features"]:  # one row of the per-day chart each, one cell per day
         for day, value in document["trend"]["psi_by_day"][feature["name"]].items():
             assert f"<title>{feature['name']} {day}: PSI {value:.3f}</title>" in page
     assert "warn 0.1</text>" in page
     assert "alert 0.25</text>" in page
-    assert page.count(f'fill="{COLOURS["alert"]}"><title>') == 4  # three features and the prediction mix
+    comparisons = [*document["features"], document["prediction_mix"], *document["probability_drift"]["classes"]]
+    alerts = {entry["name"] for entry in comparisons if entry["verdict"] == "alert"}
+    assert alerts >= {"Annual_Income", "Num_of_Delayed_Payment", "Credit_Mix", "prediction"}
+    assert page.count(f'fill="{COLOURS["alert"]}"><title>') == len(alerts)  # one red bar each
 
 
 def test_given_text_with_markup_when_rendered_then_escaped(shifted_report):
@@ -70,7 +73,8 @@ def test_given_a_feature_without_reference_values_when_rendered_then_said_instea
 
     page = render(changed)
 
-    assert page.count("<svg") == len(changed["features"]) + 3  # one chart fewer than panels, plus three
+    panels = len(changed["features"]) + 1 + len(changed["probability_drift"]["classes"])
+    assert page.count("<svg") == panels - 1 + 3  # one chart fewer than panels, plus three
     assert "no reference values" in page
 
 

@@ -258,3 +258,64 @@ def test_given_categorical_frequencies_when_parsed_then_renormalised_over_levels
 
     assert parsed.shares == pytest.approx((0.375, 0.375, 0.25))
     assert parsed.missing == 0.2
+
+
+def probability_records(count: int, alphas: list[float], seed: int) -> list[dict]:
+    """Records of the profile's population whose probabilities are Dirichlet(``alphas``) draws."""
+    records = dated_records(count, _when(), seed=seed)
+    for record, row in zip(records, np.random.default_rng(seed).dirichlet(alphas, size=count), strict=True):
+        record["probabilities"] = dict(zip(("Poor", "Standard", "Good"), row.tolist(), strict=True))
+    return records
+
+
+@pytest.fixture(scope="module")
+def probability_reference() -> Reference:
+    parsed = [features.parse_record(r)[0] for r in synthetic_records(1_000, seed=5)]
+    probabilities = np.random.default_rng(21).dirichlet([1, 1, 1], size=1_000)
+    return Reference.from_profile(
+        reference_profile(features.encode_fields(parsed), probabilities.argmax(axis=1), probabilities)
+    )
+
+
+def test_given_more_confident_good_answers_when_evaluated_then_p_good_alerts_and_the_window_with_it(
+    probability_reference,
+):
+    counts = Counts(probability_reference)
+    counts.add(probability_records(1_000, [1, 1, 6], seed=22))
+
+    drift = evaluate(counts, Thresholds())
+
+    by_name = {entry.name: entry for entry in drift.probabilities}
+    assert set(by_name) == {"P(Poor)", "P(Good)"}
+    assert by_name["P(Good)"].verdict == ALERT
+    assert by_name["P(Good)"].kind == "probability"
+    assert len(by_name["P(Good)"].bins) == 10
+    assert drift.verdict == ALERT
+
+
+def test_given_probabilities_like_the_reference_when_evaluated_then_no_drift(probability_reference):
+    counts = Counts(probability_reference)
+    counts.add(probability_records(1_000, [1, 1, 1], seed=23))
+
+    drift = evaluate(counts, Thresholds())
+
+    assert [entry.verdict for entry in drift.probabilities] == [NONE, NONE]
+    assert max(entry.psi for entry in drift.probabilities) < Thresholds().warn
+
+
+def test_given_a_profile_without_probability_bins_when_evaluated_then_loaded_and_not_compared(profile):
+    assert "probabilities" not in profile
+    counts = Counts(Reference.from_profile(profile))
+    counts.add(probability_records(600, [1, 1, 6], seed=24))
+
+    drift = evaluate(counts, Thresholds())
+
+    assert drift.probabilities == ()
+    assert Reference.from_profile(profile).probabilities == {}
+
+
+def test_given_probability_bins_of_the_wrong_shape_when_loaded_then_profile_error(profile):
+    broken = {**copy.deepcopy(profile), "probabilities": {"Poor": {"edges": [0.5], "fractions": [1.0]}}}
+
+    with pytest.raises(ProfileError):
+        Reference.from_profile(broken)

@@ -54,3 +54,30 @@ def test_given_probabilities_when_trended_then_daily_means_and_bin_shares_match_
     assert day["shares"]["Good"] == pytest.approx(
         (np.bincount(np.minimum((good * PROBABILITY_BINS).astype(int), 9), minlength=10) / 500).tolist(), abs=1e-6
     )
+
+
+def test_given_reference_probability_bins_when_confidence_shifts_on_a_day_then_that_days_psi_shows_it() -> None:
+    parsed = [features.parse_record(r)[0] for r in synthetic_records(1_000, seed=5)]
+    probabilities = np.random.default_rng(31).dirichlet([1, 1, 1], size=1_000)
+    reference = Reference.from_profile(
+        reference_profile(features.encode_fields(parsed), probabilities.argmax(axis=1), probabilities)
+    )
+    daily = DailyCounts(reference)
+    for day, alphas in ((1, [1, 1, 1]), (2, [6, 1, 1])):
+        records = dated_records(800, datetime(2025, 5, day, 9, tzinfo=UTC), seed=day)
+        for record, row in zip(records, np.random.default_rng(day).dirichlet(alphas, size=800), strict=True):
+            record["probabilities"] = dict(zip(("Poor", "Standard", "Good"), row.tolist(), strict=True))
+        daily.add(records)
+
+    series = daily.section()["probability_psi_by_day"]
+
+    assert set(series) == {"Poor", "Good"}
+    assert series["Poor"]["2025-05-01"] < Thresholds().warn
+    assert series["Poor"]["2025-05-02"] >= Thresholds().alert
+
+
+def test_given_a_reference_without_probability_bins_when_trended_then_no_probability_psi(reference) -> None:
+    daily = DailyCounts(reference)
+    daily.add(dated_records(100, datetime(2025, 5, 7, 9, tzinfo=UTC), seed=3))
+
+    assert daily.section()["probability_psi_by_day"] == {}

@@ -139,7 +139,9 @@ def write_model_bundle(
         "classes": classes_metadata(),
         "input": {"name": INPUT_NAME, "feature_names": list(features.FEATURE_NAMES), "fields": features.schema()},
         "metrics": {"train_accuracy": float((cascade.labels(matrix) == y).mean()), "rows": len(y)},
-        "reference_profile": reference_profile(features.encode_fields(parsed), cascade.labels(matrix)),
+        "reference_profile": reference_profile(
+            features.encode_fields(parsed), cascade.labels(matrix), cascade.probabilities(matrix)
+        ),
         "parity": _parity(model_bytes, cascade, matrix[:200]),
         "monotone_features": cascade.monotone_directions(),
         "thresholds": {"t1": cascade.thresholds[0], "t2": cascade.thresholds[1]},

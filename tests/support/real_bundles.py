@@ -62,7 +62,9 @@ def build_real_bundle(target: Path, *, version: str = "5") -> RealBundle:
         "classes": classes_metadata(),
         "input": {"name": INPUT_NAME, "feature_names": list(features.FEATURE_NAMES), "fields": features.schema()},
         "metrics": {},
-        "reference_profile": reference_profile(training.fields, cascade.labels(training.features)),
+        "reference_profile": reference_profile(
+            training.fields, cascade.labels(training.features), cascade.probabilities(training.features)
+        ),
         "monotone_features": cascade.monotone_directions(),
         "thresholds": {"t1": cascade.thresholds[0], "t2": cascade.thresholds[1]},
     }

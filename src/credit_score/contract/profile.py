@@ -20,7 +20,11 @@ whether the model uses a field or not: drift and fairness monitoring read Age an
           "missing": 0.0                     # rows with no level at all
         }, ...
       },
-      "prediction_mix": {"Poor": 0.27, "Standard": 0.55, "Good": 0.18}   # labels predicted on eval rows
+      "prediction_mix": {"Poor": 0.27, "Standard": 0.55, "Good": 0.18},  # labels predicted on the rows
+      "probabilities": {                     # optional (absent from older profiles): P(Poor) and P(Good)
+        "Poor": {"edges": [0.01, ...], "fractions": [0.1, ...]},   # deciles of the rows' P(Poor)
+        "Good": {"edges": [...], "fractions": [...]}
+      }
     }
 
 Bin ``i`` holds the values ``v`` with ``edges[i-1] <= v < edges[i]`` (the first bin is open below,
@@ -68,8 +72,17 @@ def _numeric_profile(values: np.ndarray) -> dict[str, Any]:
     return {"edges": edges, "fractions": bin_fractions(values, edges), "missing": round(missing, _DIGITS)}
 
 
-def reference_profile(fields: np.ndarray, eval_predictions: np.ndarray) -> dict[str, Any]:
-    """Profile the training rows' 21 fields (:func:`fields.encode_fields`) and the predicted class mix."""
+PROBABILITY_LABELS = ("Poor", "Good")  # the two ends of the scale; P(Standard) is what they leave
+
+
+def reference_profile(
+    fields: np.ndarray, eval_predictions: np.ndarray, probabilities: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Profile the training rows' 21 fields (:func:`fields.encode_fields`) and the predicted class mix.
+
+    ``probabilities`` ((n, 3), class-code order) adds decile bins of P(Poor) and P(Good), so that a drift
+    of the model's confidence can be measured before it moves a label across a cut-off.
+    """
     if fields.ndim != 2 or fields.shape[1] != len(FIELDS) or not len(fields):
         raise ValueError(f"expected a non-empty matrix of the {len(FIELDS)} fields")
     numeric: dict[str, Any] = {}
@@ -86,10 +99,21 @@ def reference_profile(fields: np.ndarray, eval_predictions: np.ndarray) -> dict[
         }
     predictions = np.asarray(eval_predictions, dtype=np.int64)
     mix = np.bincount(predictions, minlength=len(CLASSES)) / max(len(predictions), 1)
-    return {
+    profile = {
         "format_version": FORMAT_VERSION,
         "rows": len(fields),
         "numeric": numeric,
         "categorical": categorical,
         "prediction_mix": {label: round(float(mix[code]), _DIGITS) for code, label in CLASSES},
     }
+    if probabilities is not None:
+        matrix = np.asarray(probabilities, dtype=np.float64)
+        if matrix.shape != (len(fields), len(CLASSES)):
+            raise ValueError(f"expected one row of {len(CLASSES)} class probabilities per profiled row")
+        codes = {label: code for code, label in CLASSES}
+        bins = {}
+        for label in PROBABILITY_LABELS:
+            entry = _numeric_profile(matrix[:, codes[label]])
+            bins[label] = {"edges": entry["edges"], "fractions": entry["fractions"]}
+        profile["probabilities"] = bins
+    return profile

@@ -129,9 +129,12 @@ def _summary_lines(document: dict[str, Any]) -> list[str]:
         f"{window['until']} ({counts['files']:,} files, {counts['duplicates']:,} duplicates, "
         f"{counts['malformed']:,} malformed, {counts['outside_window']:,} outside the window)"
     ]
-    for entry in [*document["features"], document["prediction_mix"]]:
+    probabilities = document["probability_drift"]["classes"]
+    for entry in [*document["features"], document["prediction_mix"], *probabilities]:
         psi = "-" if entry["psi"] is None else f"{entry['psi']:.4f}"
         lines.append(f"  {entry['verdict']:<17} {entry['name']:<26} PSI {psi:>8}  values {entry['rows']:,}")
+    if not document["probability_drift"]["reference"]:
+        lines.append("  probabilities: no reference bins in this profile (an older bundle), not compared")
     performance = document["performance"]
     for kind in ("estimated", "realized"):
         for version, entry in (performance.get(kind) or {}).items():

@@ -308,8 +308,11 @@ def _fairness(fairness: dict[str, Any]) -> str:
 
 
 def _trend_heatmap(trend: dict[str, Any], warn: float, alert: float) -> str:
-    """One row per field, one column per day: each day's PSI against the reference, coloured by threshold."""
-    series = trend.get("psi_by_day") or {}
+    """One row per field (then P(Poor) and P(Good)), one column per day: each day's PSI against the reference."""
+    series = {
+        **(trend.get("psi_by_day") or {}),
+        **{f"P({label})": values for label, values in (trend.get("probability_psi_by_day") or {}).items()},
+    }
     days = sorted({day for values in series.values() for day in values})
     if not days:
         return '<p class="muted">no days in the window</p>'
@@ -342,18 +345,30 @@ def _trend_heatmap(trend: dict[str, Any], warn: float, alert: float) -> str:
     return "".join(parts)
 
 
-def _probability_table(trend: dict[str, Any]) -> str:
+def _probability_table(trend: dict[str, Any], drift: dict[str, Any]) -> str:
+    """Per day the mean probabilities and, with reference bins, the PSI of P(Poor) and P(Good) against them."""
     days = trend.get("probability_by_day") or {}
     if not days:
         return '<p class="muted">no probabilities captured</p>'
-    head = "<tr><th>day</th><th>decisions</th><th>mean P(Poor)</th><th>mean P(Standard)</th><th>mean P(Good)</th></tr>"
+    series = trend.get("probability_psi_by_day") or {}
+    head = (
+        "<tr><th>day</th><th>decisions</th><th>mean P(Poor)</th><th>mean P(Standard)</th><th>mean P(Good)</th>"
+        + "".join(f"<th>PSI P({escape(label)})</th>" for label in series)
+        + "</tr>"
+    )
     body = "".join(
         f"<tr><td>{escape(day)}</td><td>{entry['n']:,}</td>"
         + "".join(f"<td>{_number(entry['mean'].get(label))}</td>" for label in ("Poor", "Standard", "Good"))
+        + "".join(f"<td>{_number(values.get(day))}</td>" for values in series.values())
         + "</tr>"
         for day, entry in days.items()
     )
-    return f"<table>{head}{body}</table>"
+    window = " ".join(
+        f"{escape(entry['name'])} over the window: PSI {_number(entry['psi'])} {_verdict(entry['verdict'])}"
+        for entry in drift["classes"]
+    )
+    note = window or "no probability bins in the reference profile (an older bundle): probabilities not compared"
+    return f'<table>{head}{body}</table><p class="muted">{note}</p>'
 
 
 def _data_quality(quality: dict[str, Any]) -> str:
@@ -444,7 +459,8 @@ def render(document: dict[str, Any]) -> str:
     """The page for one report document (``report.summary``)."""
     features = document["features"]
     mix = document["prediction_mix"]
-    comparisons = [*features, mix]
+    probabilities = document.get("probability_drift") or {"reference": False, "classes": []}
+    comparisons = [*features, mix, *probabilities["classes"]]
     thresholds = document["thresholds"]
     counts = document["counts"]
     window = document["window"]
@@ -474,7 +490,7 @@ def render(document: dict[str, Any]) -> str:
         f"<h2>Population stability index</h2>{_psi_chart(comparisons, thresholds['warn'], thresholds['alert'])}"
         f"<h2>PSI per field per day</h2>"
         f"{_trend_heatmap(document.get('trend') or {}, thresholds['warn'], thresholds['alert'])}"
-        f"<h2>Probabilities per day</h2>{_probability_table(document.get('trend') or {})}"
+        f"<h2>Probabilities per day</h2>{_probability_table(document.get('trend') or {}, probabilities)}"
         f"<h2>Prediction mix per day {_verdict(mix['verdict'])}</h2>{_mix_chart(reference_mix, mix['by_day'])}"
         f"<h2>Performance: estimated from probabilities, realised from outcomes</h2>"
         f"{_performance(document.get('performance') or {})}"

@@ -65,6 +65,11 @@ def summary(
         "versions": drift.versions,
         "features": [_feature(f) for f in drift.features],
         "prediction_mix": {**_feature(drift.prediction), "by_day": drift.by_day},
+        # P(Poor) and P(Good) against the reference's deciles; no bins in an older profile: reference false
+        "probability_drift": {
+            "reference": bool(drift.probabilities),
+            "classes": [_feature(f) for f in drift.probabilities],
+        },
         "reason_mix": drift.reason_mix,
         "performance": performance or {"estimated": {}, "realized": None, "outcomes": None},
         "data_quality": data_quality or {"refusals": None, "missing_unknown": {}},

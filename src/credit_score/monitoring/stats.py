@@ -5,7 +5,9 @@ the current and ``r`` the reference shares. Every share is floored at ``EPSILON`
 costs a large but finite amount instead of infinity. Numeric fields use the profile's decile bins over
 present values (the bin rule of :func:`credit_score.contract.profile.bin_counts`); categorical fields
 their levels, ``Unknown`` included since the model sees it as a level; the prediction mix the three
-classes. Reference shares are renormalised to sum to 1 (categorical frequencies are shares of all rows).
+classes; P(Poor) and P(Good) the deciles of the training rows' probabilities, when the profile has them
+(older profiles do not, and are then not compared). Reference shares are renormalised to sum to 1
+(categorical frequencies are shares of all rows).
 
 The verdict weighs size and evidence. PSI measures how much a distribution moved (``alert`` at or above
 ``Thresholds.alert``, ``warn`` at or above ``Thresholds.warn``); the chi-square goodness-of-fit test of
@@ -32,15 +34,16 @@ from typing import Any
 import numpy as np
 
 from credit_score.contract.bundle import CLASSES
-from credit_score.contract.capture import REASONS
+from credit_score.contract.capture import PROBABILITIES, REASONS
 from credit_score.contract.fields import CATEGORICAL_FIELDS, NUMERIC_FIELDS, UNKNOWN
-from credit_score.contract.profile import FORMAT_VERSION, bin_counts
+from credit_score.contract.profile import FORMAT_VERSION, PROBABILITY_LABELS, bin_counts
 from credit_score.contract.reasons import REASONS_BY_CODE
 
 EPSILON = 1e-4
 NONE, WARN, ALERT, INSUFFICIENT = "none", "warn", "alert", "insufficient_data"
 SEVERITY = {INSUFFICIENT: -1, NONE: 0, WARN: 1, ALERT: 2}
 PREDICTION = "prediction"
+PROBABILITY = "probability"
 LABELS = tuple(label for _, label in CLASSES)
 # One chunk is held in memory at once; the bound keeps memory flat whatever the volume.
 MAX_CHUNK = 100_000
@@ -100,6 +103,7 @@ class Reference:
     numeric: dict[str, NumericReference]
     categorical: dict[str, CategoricalReference]
     prediction: tuple[float, ...]
+    probabilities: dict[str, NumericReference] = field(default_factory=dict)  # empty for an older profile
 
     @classmethod
     def from_profile(cls, profile: Any) -> Reference:
@@ -114,9 +118,15 @@ class Reference:
             mix = profile["prediction_mix"]
             prediction = _normalised([float(mix[label]) for label in LABELS])
             rows = int(profile["rows"])
+            bins = profile.get("probabilities")  # absent from profiles written before the bins existed
+            probabilities = (
+                {label: _numeric_reference({**bins[label], "missing": 0.0}) for label in PROBABILITY_LABELS}
+                if bins is not None
+                else {}
+            )
         except (KeyError, TypeError, ValueError) as error:
             raise ProfileError(f"reference profile incomplete or malformed near {error}") from None
-        return cls(rows, numeric, categorical, prediction)
+        return cls(rows, numeric, categorical, prediction, probabilities)
 
 
 def _normalised(values: Sequence[float]) -> tuple[float, ...]:
@@ -214,10 +224,14 @@ class Counts:
     versions: Counter[str] = field(default_factory=Counter)
     reasons_by_day: dict[str, Counter[str]] = field(default_factory=dict)  # reason code -> answers citing it
     explained_by_day: Counter[str] = field(default_factory=Counter)
+    probability_bins: dict[str, np.ndarray] = field(init=False)  # P(Poor), P(Good) over the reference's bins
 
     def __post_init__(self) -> None:
         self.bins = {name: np.zeros(len(ref.edges) + 1, np.int64) for name, ref in self.reference.numeric.items()}
         self.levels = {name: Counter() for name in self.reference.categorical}
+        self.probability_bins = {
+            label: np.zeros(len(ref.edges) + 1, np.int64) for label, ref in self.reference.probabilities.items()
+        }
 
     def add(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Count one chunk of validated capture records (see ``reader``) of at most MAX_CHUNK."""
@@ -245,6 +259,10 @@ class Counts:
                 self.by_day[day] = np.zeros(len(LABELS), np.int64)
             self.by_day[day][code] += count
         self.versions.update(str(r.get("model_version")) for r in records)
+        if self.probability_bins:
+            scored = probability_matrix(records)
+            for label, bins in self.probability_bins.items():
+                bins += bin_counts(scored[:, LABELS.index(label)], self.reference.probabilities[label].edges)
         for record in records:
             reasons = record.get(REASONS)
             if type(reasons) is list:
@@ -252,6 +270,21 @@ class Counts:
                 self.explained_by_day[day] += 1
                 mix = self.reasons_by_day.setdefault(day, Counter())
                 mix.update(code if type(code) is str and code in REASONS_BY_CODE else OTHER_REASON for code in reasons)
+
+
+def probability_matrix(records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Each record's class probabilities as an (n, 3) matrix in LABELS order, clipped to [0, 1]; a row of
+    NaN for a record without a usable set (the bin counts then leave it out)."""
+    rows = []
+    for record in records:
+        probabilities = record.get(PROBABILITIES)
+        try:
+            rows.append([float(probabilities[label]) for label in LABELS])  # type: ignore[index]
+        except (TypeError, KeyError, ValueError):
+            rows.append([math.nan] * len(LABELS))
+    matrix = np.clip(np.array(rows, dtype=np.float64).reshape(len(rows), len(LABELS)), 0.0, 1.0)
+    matrix[~np.isfinite(matrix).all(axis=1)] = np.nan
+    return matrix
 
 
 def psi(current: Sequence[float], reference: Sequence[float], epsilon: float = EPSILON) -> float:
@@ -286,7 +319,7 @@ class FeatureDrift:
     """The comparison of one field (or of the prediction mix) with its reference."""
 
     name: str
-    kind: str  # numeric, categorical or prediction
+    kind: str  # numeric, categorical, prediction or probability
     rows: int
     psi: float | None
     verdict: str
@@ -310,6 +343,7 @@ class Drift:
     by_day: dict[str, dict[str, int]]
     versions: dict[str, int]
     reason_mix: dict[str, Any] = field(default_factory=dict)
+    probabilities: tuple[FeatureDrift, ...] = ()  # P(Poor) and P(Good); empty without reference bins
 
 
 def _shares(counts: Sequence[int]) -> list[float]:
@@ -383,7 +417,20 @@ def evaluate(counts: Counts, thresholds: Thresholds) -> Drift:
     for day_counts in counts.by_day.values():
         totals += day_counts
     prediction = FeatureDrift(**_compare(PREDICTION, PREDICTION, totals.tolist(), ref.prediction, LABELS, thresholds))
-    verdict = max((f.verdict for f in (*features, prediction)), key=SEVERITY.__getitem__)
+    probabilities = tuple(
+        FeatureDrift(
+            **_compare(
+                probability_name(label),
+                PROBABILITY,
+                counts.probability_bins[label].tolist(),
+                bins.shares,
+                bin_labels(bins.edges),
+                thresholds,
+            )
+        )
+        for label, bins in ref.probabilities.items()
+    )
+    verdict = max((f.verdict for f in (*features, prediction, *probabilities)), key=SEVERITY.__getitem__)
     if verdict == INSUFFICIENT and rows >= thresholds.min_rows:
         verdict = NONE  # a field without values does not hide the others' verdict
     elif verdict == NONE and rows < thresholds.min_rows:
@@ -392,8 +439,19 @@ def evaluate(counts: Counts, thresholds: Thresholds) -> Drift:
         day: dict(zip(LABELS, day_counts.tolist(), strict=True)) for day, day_counts in sorted(counts.by_day.items())
     }
     return Drift(
-        rows, verdict, tuple(features), prediction, by_day, dict(counts.versions.most_common()), reason_mix(counts)
+        rows,
+        verdict,
+        tuple(features),
+        prediction,
+        by_day,
+        dict(counts.versions.most_common()),
+        reason_mix(counts),
+        probabilities,
     )
+
+
+def probability_name(label: str) -> str:
+    return f"P({label})"
 
 
 def reason_mix(counts: Counts) -> dict[str, Any]:

@@ -4,7 +4,9 @@ A window's single PSI hides when a shift began; the per-day series shows it. Day
 than the window's minimum carry their PSI all the same (a trend, not a verdict; the verdicts stay with
 ``stats``). The probability distribution is tracked beside the label mix: per day the mean of each
 class probability and the shares of P(Good) and P(Poor) in ten equal bins, so a drift of confidence
-shows before it moves a label across a cut-off. Aggregates only, never a record.
+shows before it moves a label across a cut-off; and, when the reference profile has probability bins
+(deciles of the training rows' P(Poor) and P(Good)), each day's PSI of both against them, like a field's.
+Aggregates only, never a record.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from credit_score.contract import capture
 from credit_score.contract.profile import bin_counts
-from credit_score.monitoring.stats import LABELS, Reference, _categories, _numbers, psi
+from credit_score.monitoring.stats import LABELS, Reference, _categories, _numbers, probability_matrix, psi
 
 __all__ = ["PROBABILITY_BINS", "DailyCounts"]
 
@@ -33,6 +35,7 @@ class _Day:
     probability_sum: np.ndarray = field(default_factory=lambda: np.zeros(len(LABELS)))
     histograms: np.ndarray = field(default_factory=lambda: np.zeros((len(LABELS), PROBABILITY_BINS), np.int64))
     scored: int = 0
+    probability_bins: dict[str, np.ndarray] = field(default_factory=dict)  # over the reference's bins
 
 
 @dataclass
@@ -47,6 +50,9 @@ class DailyCounts:
             self.days[day] = _Day(
                 {name: np.zeros(len(ref.edges) + 1, np.int64) for name, ref in self.reference.numeric.items()},
                 {name: Counter() for name in self.reference.categorical},
+                probability_bins={
+                    label: np.zeros(len(ref.edges) + 1, np.int64) for label, ref in self.reference.probabilities.items()
+                },
             )
         return self.days[day]
 
@@ -64,15 +70,11 @@ class DailyCounts:
                     state.bins[name] += bin_counts(column, self.reference.numeric[name].edges)
             for name, counts in zip(self.reference.categorical, _categories(inputs), strict=True):
                 state.levels[name].update({k: v for k, v in counts.items() if isinstance(k, str)})
-            rows = []
-            for record in members:
-                probabilities = record.get(capture.PROBABILITIES)
-                try:
-                    rows.append([float(probabilities[label]) for label in LABELS])  # type: ignore[index]
-                except (TypeError, KeyError, ValueError):
-                    continue
-            if rows:
-                values = np.clip(np.array(rows), 0.0, 1.0)
+            scored = probability_matrix(members)
+            values = scored[~np.isnan(scored).any(axis=1)]
+            for label, bins in state.probability_bins.items():
+                bins += bin_counts(values[:, LABELS.index(label)], self.reference.probabilities[label].edges)
+            if len(values):
                 state.scored += len(values)
                 state.probability_sum += values.sum(axis=0)
                 which = np.minimum((values * PROBABILITY_BINS).astype(np.int64), PROBABILITY_BINS - 1)
@@ -80,7 +82,7 @@ class DailyCounts:
                     state.histograms[code] += np.bincount(which[:, code], minlength=PROBABILITY_BINS)
 
     def section(self) -> dict[str, Any]:
-        """``{"psi_by_day": {field: {day: psi}}, "values_by_day": {day: n}, "probability_by_day": {...}}``."""
+        """``{"psi_by_day": {field: {day: psi}}, "probability_by_day": {...}, "probability_psi_by_day": {...}}``."""
         trend: dict[str, dict[str, float | None]] = {}
         for name, numeric in self.reference.numeric.items():
             trend[name] = {day: _psi(state.bins[name], numeric.shares) for day, state in sorted(self.days.items())}
@@ -105,7 +107,16 @@ class DailyCounts:
                     if label in ("Poor", "Good")
                 },
             }
-        return {"psi_by_day": trend, "probability_by_day": probabilities, "probability_bins": PROBABILITY_BINS}
+        probability_psi = {
+            label: {day: _psi(state.probability_bins[label], bins.shares) for day, state in sorted(self.days.items())}
+            for label, bins in self.reference.probabilities.items()
+        }
+        return {
+            "psi_by_day": trend,
+            "probability_by_day": probabilities,
+            "probability_bins": PROBABILITY_BINS,
+            "probability_psi_by_day": probability_psi,
+        }
 
 
 def _psi(counts: np.ndarray, reference: Sequence[float]) -> float | None:

@@ -160,7 +160,9 @@ def train(
         params=params,
         metrics=metrics,
         confusion=confusion(evaluation.labels, predicted),
-        reference_profile=reference_profile(training.fields, cascade.labels(training.features)),
+        reference_profile=reference_profile(
+            training.fields, cascade.labels(training.features), cascade.probabilities(training.features)
+        ),
         parity_sample=parity_rows(dataset.features, seed),
         example=example_records(frame),
         monotonicity={**monotonicity.as_metadata(), "trees_proven": proof.trees},
