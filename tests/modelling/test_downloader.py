@@ -138,6 +138,10 @@ def test_given_champion_alias_when_downloading_then_bundle_describes_and_serves_
     assert metadata["monotone_features"] == train_cascade(0).monotone_directions()
     assert metadata["monotone_features"]["Annual_Income"] == "increasing"
     assert metadata["thresholds"] == {"t1": 0.5, "t2": 0.5}
+    reasons = metadata["reference_reasons"]  # the drift report's reference for the captured reason-code mix
+    assert reasons["explained_records"] == PARITY_ROWS >= 1_000
+    assert reasons["shares"]
+    assert all(0 < share <= 1 for share in reasons["shares"].values())
     assert metadata["class_formula"] == artifacts.CLASS_FORMULA
     assert metadata["monotonicity"]["violations"] == {}
 

@@ -82,3 +82,30 @@ def _nodes(tree: dict) -> list[dict]:
 def test_tables_need_one_binary_booster_per_margin(explained: Explained) -> None:  # noqa: F811
     with pytest.raises(ValueError, match="expected 2 boosters"):
         build_tables(explained.cascade.boosters[:1])
+
+
+def test_given_reference_rows_when_mixing_reasons_then_the_shares_the_handler_answers_with(
+    explained: Explained,  # noqa: F811
+) -> None:
+    from collections import Counter
+
+    from credit_score.modelling.conversion import run_graph
+    from credit_score.modelling.explainer import reason_mix
+    from credit_score.runtime.model import Model
+    from credit_score.runtime.payload import prepare_payload
+    from credit_score.runtime.predict import predict_batch
+
+    records = synthetic_records(1_200, seed=41)
+    for record in records[::5]:
+        record["Outstanding_Debt"] = None  # not known: explained as a missing value
+    batch = prepare_payload({"data": records}, len(records))
+    _, _, margins = run_graph(explained.bundle.model_path.read_bytes(), batch.matrix)
+
+    mix = reason_mix(load_tables(explained.tables), batch.matrix, margins, explained.bundle.thresholds)
+
+    served = predict_batch(batch, Model.load(explained.bundle.path, threads=1), request_id="reference")
+    assert served.reasons is not None
+    cited = Counter(code for codes in served.reasons for code in codes)
+    assert mix["explained_records"] == len(records)
+    assert mix["shares"] == {code: round(count / len(records), 6) for code, count in cited.items()}
+    assert len(mix["shares"]) > 3

@@ -157,8 +157,8 @@ def to_onnx(cascade: Cascade) -> bytes:
     return model.SerializeToString()
 
 
-def check_parity(cascade: Cascade, onnx_bytes: bytes, rows: np.ndarray, tolerance: float = MAX_ABS_PROB_DIFF) -> Parity:
-    """Compare ONNX Runtime against LightGBM on ``rows`` (encoded float32, NaN for missing)."""
+def run_graph(onnx_bytes: bytes, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The graph's labels, probabilities and margins for ``rows`` (encoded float32, NaN for missing)."""
     import onnxruntime as ort
 
     matrix = np.ascontiguousarray(rows, dtype=np.float32)
@@ -171,6 +171,13 @@ def check_parity(cascade: Cascade, onnx_bytes: bytes, rows: np.ndarray, toleranc
         )
     except Exception as error:  # onnxruntime raises its own exception types
         raise ConversionError(f"ONNX model does not run on the parity rows ({type(error).__name__})") from None
+    return labels, probabilities, margins
+
+
+def check_parity(cascade: Cascade, onnx_bytes: bytes, rows: np.ndarray, tolerance: float = MAX_ABS_PROB_DIFF) -> Parity:
+    """Compare ONNX Runtime against LightGBM on ``rows`` (encoded float32, NaN for missing)."""
+    matrix = np.ascontiguousarray(rows, dtype=np.float32)
+    labels, probabilities, margins = run_graph(onnx_bytes, matrix)
     expected_margins = cascade.margins(matrix)
     expected = class_probabilities(expected_margins)
     if probabilities.shape != expected.shape or margins.shape != expected_margins.shape:

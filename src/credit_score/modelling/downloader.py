@@ -146,6 +146,10 @@ def download(
         monotonicity=monotonicity,
     )
     metadata["explainer"] = {"file": EXPLAINER_FILE, "parity": explainer_parity}
+    # The drift report's reference for the captured reason-code mix: the parity rows as the handler explains them.
+    _, _, margins = conversion.run_graph(onnx_bytes, rows)
+    served = explainer.load_tables(tables)
+    metadata["reference_reasons"] = explainer.reason_mix(served, rows, margins, cascade.thresholds)
     try:  # the pre-traffic hook's reference answers (contract/known_answers.py)
         answers = known_answers.build(cascade, rows)
     except known_answers.KnownAnswersError as error:

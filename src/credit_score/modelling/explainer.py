@@ -19,20 +19,23 @@ LightGBM's own (``<=``, ``default_left``, missing types None / NaN / Zero), so t
 add up to are the booster's raw scores.
 
 ``check_parity`` compares the tables with ``shap.TreeExplainer`` on the same boosters: the build
-fails unless both agree on at least :data:`MIN_PARITY_ROWS` rows.
+fails unless both agree on at least :data:`MIN_PARITY_ROWS` rows. ``reason_mix`` gives the share of
+answers citing each reason code on reference rows, the drift report's reference for the captured mix.
 """
 
 from __future__ import annotations
 
 import io
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from credit_score.contract.decision import decide
 from credit_score.contract.fields import FEATURE_NAMES, FIELD_NAMES
-from credit_score.contract.reasons import MARGIN_NAMES
+from credit_score.contract.reasons import DEFAULT_LANGUAGE, MARGIN_NAMES
 from credit_score.runtime.explainer import FORMAT_VERSION, Explainer, column_fields, pattern_table
 
 MIN_PARITY_ROWS = 1_000
@@ -230,3 +233,24 @@ def _top_agreement(ours: np.ndarray, expected: np.ndarray, k: int = 4) -> float:
     a = np.sort(np.argsort(ours, axis=1, kind="stable")[:, :k], axis=1)
     b = np.sort(np.argsort(expected, axis=1, kind="stable")[:, :k], axis=1)
     return float((a == b).all(axis=1).mean())
+
+
+def reason_mix(
+    explainer: Explainer, rows: np.ndarray, margins: np.ndarray, thresholds: Sequence[float]
+) -> dict[str, Any]:
+    """The share of ``rows``' answers citing each reason code, each answer's codes as the handler gives them.
+
+    The decision comes from the graph's ``margins`` and the served cut-offs, a Poor answer is explained by
+    the first margin and the others by the second, and the reasons are the runtime's (``select_reasons``):
+    the steps of ``runtime.predict``. ``{"explained_records": n, "shares": {code: share}}``, most cited first.
+    """
+    codes = decide(margins, thresholds).codes
+    explained = (np.asarray(codes) != 0).astype(np.intp)
+    matrix = np.asarray(rows, dtype=np.float32)
+    contributions = explainer.contributions(matrix, explained)
+    cited: Counter[str] = Counter()
+    for row, fields in zip(matrix, contributions.fields, strict=True):
+        cited.update(reason.to_dict(DEFAULT_LANGUAGE)["code"] for reason in explainer.reasons(row, fields))
+    count = len(matrix)
+    ordered = sorted(cited.items(), key=lambda item: (-item[1], item[0]))
+    return {"explained_records": count, "shares": {code: round(n / count, 6) for code, n in ordered} if count else {}}

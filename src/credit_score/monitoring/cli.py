@@ -38,7 +38,7 @@ from credit_score.monitoring.outcomes import Joined, OutcomesError, read_outcome
 from credit_score.monitoring.performance import BOOTSTRAP, EstimateCounts, realized_section
 from credit_score.monitoring.quality import read_request_logs
 from credit_score.monitoring.reader import CaptureError, CaptureReader, Window, open_store, parse_bound
-from credit_score.monitoring.reference import load_reference, reference_fairness
+from credit_score.monitoring.reference import load_reference, reference_fairness, reference_reasons
 from credit_score.monitoring.report import EXIT_CODES, EXIT_ERROR, summary, write_json, write_text
 from credit_score.monitoring.stats import Counts, Thresholds, evaluate
 from credit_score.monitoring.trend import DailyCounts
@@ -133,6 +133,9 @@ def _summary_lines(document: dict[str, Any]) -> list[str]:
     for entry in [*document["features"], document["prediction_mix"], *probabilities]:
         psi = "-" if entry["psi"] is None else f"{entry['psi']:.4f}"
         lines.append(f"  {entry['verdict']:<17} {entry['name']:<26} PSI {psi:>8}  values {entry['rows']:,}")
+    reasons = document["reason_mix"]["verdict"]
+    psi = "-" if reasons.get("psi") is None else f"{reasons['psi']:.4f}"
+    lines.append(f"  reason codes: {reasons['verdict'].replace('_', ' ')} against the reference (PSI {psi})")
     if not document["probability_drift"]["reference"]:
         lines.append("  probabilities: no reference bins in this profile (an older bundle), not compared")
     performance = document["performance"]
@@ -191,7 +194,7 @@ def run(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
             joined.add(chunk)
     if joined is not None:
         fairness.add_outcomes(joined)
-    drift = evaluate(counts, thresholds)
+    drift = evaluate(counts, thresholds, reference_reasons(args.bundle, args.reference))
     performance = {
         "estimated": estimates.section(),
         "realized": realized_section(joined, bootstrap=args.bootstrap) if joined is not None else None,

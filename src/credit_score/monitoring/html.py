@@ -194,19 +194,40 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def _reason_table(mix: dict[str, Any], top: int = 8) -> str:
-    """The most cited reason codes: overall share of explained answers, then each day's."""
+    """The most cited reason codes: the reference's share of answers citing each, the window's, then each day's;
+    below, the verdict of the mix against the reference."""
     if not mix.get("explained_records"):
         return '<p class="muted">no explained answers in the window</p>'
-    codes = list(mix["shares"])[:top]
+    reference = mix.get("codes") or {}
+    ranked = sorted(reference, key=lambda code: -max(reference[code]["reference"], reference[code]["current"]))
+    codes = ranked[:top] if reference else list(mix["shares"])[:top]
     days = list(mix["by_day"])
-    head = "<tr><th>reason code</th><th>all days</th>" + "".join(f"<th>{escape(d)}</th>" for d in days) + "</tr>"
+    head = (
+        "<tr><th>reason code</th><th>reference</th><th>all days</th>"
+        + "".join(f"<th>{escape(d)}</th>" for d in days)
+        + "</tr>"
+    )
     body = "".join(
-        f"<tr><td>{escape(code)}</td><td>{_share(mix['shares'][code])}</td>"
+        f"<tr><td>{escape(code)}</td><td>{_share(reference[code]['reference'] if reference else None)}</td>"
+        f"<td>{_share(mix['shares'].get(code, 0.0))}</td>"
         + "".join(f"<td>{_share(mix['by_day'][d]['shares'].get(code, 0.0))}</td>" for d in days)
         + "</tr>"
         for code in codes
     )
-    return f"<table>{head}{body}</table>"
+    return f"<table>{head}{body}</table>{_reason_verdict(mix)}"
+
+
+def _reason_verdict(mix: dict[str, Any]) -> str:
+    verdict = (mix.get("verdict") or {}).get("verdict")
+    if verdict in COLOURS:
+        result = mix["verdict"]
+        reference = mix["reference"]
+        return (
+            f'<p class="muted">mix against the reference ({reference["explained_records"]:,} answers at download): '
+            f"PSI {_number(result['psi'])}, χ² {_number(result['chi2'], 1)}, dof {result['dof'] or '-'}, "
+            f"p {_p_value(result['p_value'])} {_verdict(verdict)} (reported beside the verdict, not part of it)</p>"
+        )
+    return '<p class="muted">no reference mix in this bundle (downloaded before it was measured): not compared</p>'
 
 
 def _interval(entry: dict[str, Any], name: str) -> str:

@@ -33,3 +33,13 @@ def reference_fairness(bundle: str | None, reference: str | None) -> dict[str, A
     else:
         table = load_bundle(bundle or "model").metadata.get("fairness")
     return table if isinstance(table, dict) else None
+
+
+def reference_reasons(bundle: str | None, reference: str | None) -> dict[str, Any] | None:
+    """The reason-code mix measured at download (``metadata.reference_reasons``); None for an older bundle."""
+    if reference:
+        document = json.loads(Path(reference).read_text(encoding="utf-8"))
+        mix = document.get("reference_reasons") if isinstance(document, dict) else None
+    else:
+        mix = load_bundle(bundle or "model").metadata.get("reference_reasons")
+    return mix if isinstance(mix, dict) else None

@@ -296,7 +296,9 @@ def psi(current: Sequence[float], reference: Sequence[float], epsilon: float = E
     return total
 
 
-def chi_square(counts: Sequence[int], reference: Sequence[float], epsilon: float = EPSILON) -> tuple[float, int, float]:
+def chi_square(
+    counts: Sequence[float], reference: Sequence[float], epsilon: float = EPSILON
+) -> tuple[float, int, float]:
     """Goodness of fit of ``counts`` to the reference shares: (statistic, degrees of freedom, p-value)."""
     from scipy.stats import chi2
 
@@ -378,8 +380,10 @@ def bin_labels(edges: Sequence[float]) -> list[str]:
     return [f"< {text[0]}", *(f"[{low}, {high})" for low, high in pairwise(text)), f">= {text[-1]}"]
 
 
-def evaluate(counts: Counts, thresholds: Thresholds) -> Drift:
-    """Compare every field and the prediction mix with the reference; the overall verdict is the worst one."""
+def evaluate(counts: Counts, thresholds: Thresholds, reference_reasons: Mapping[str, Any] | None = None) -> Drift:
+    """Compare every field, the prediction mix and the probabilities with the reference; the overall verdict is
+    the worst one. ``reference_reasons`` (the bundle's ``metadata.reference_reasons``) adds the reason-code mix's
+    comparison, which is reported beside the verdict and not part of it (see :func:`reason_mix`)."""
     ref = counts.reference
     rows = counts.rows
     features: list[FeatureDrift] = []
@@ -445,7 +449,7 @@ def evaluate(counts: Counts, thresholds: Thresholds) -> Drift:
         prediction,
         by_day,
         dict(counts.versions.most_common()),
-        reason_mix(counts),
+        reason_mix(counts, reference_reasons, thresholds),
         probabilities,
     )
 
@@ -454,8 +458,15 @@ def probability_name(label: str) -> str:
     return f"P({label})"
 
 
-def reason_mix(counts: Counts) -> dict[str, Any]:
-    """How often each reason code was given, overall and per day, as shares of the explained answers.
+NO_REFERENCE = "no_reference"
+
+
+def reason_mix(
+    counts: Counts, reference: Mapping[str, Any] | None = None, thresholds: Thresholds | None = None
+) -> dict[str, Any]:
+    """How often each reason code was given, overall and per day, as shares of the explained answers;
+    with the bundle's reference mix (``metadata.reference_reasons``), each code's reference share beside
+    the current one and a verdict for the mix as a whole (:func:`compare_reasons`).
 
     A reason's share moving over time says which factor now drives the adverse decisions, something the
     input drift alone does not show. Codes only: never a value.
@@ -471,6 +482,7 @@ def reason_mix(counts: Counts) -> dict[str, Any]:
     return {
         "explained_records": explained,
         "shares": shares(totals, explained) if explained else {},
+        **compare_reasons(totals, explained, reference, thresholds or Thresholds()),
         "by_day": {
             day: {
                 "explained_records": counts.explained_by_day[day],
@@ -479,3 +491,53 @@ def reason_mix(counts: Counts) -> dict[str, Any]:
             for day, mix in sorted(counts.reasons_by_day.items())
         },
     }
+
+
+def compare_reasons(
+    cited: Mapping[str, int], explained: int, reference: Mapping[str, Any] | None, thresholds: Thresholds
+) -> dict[str, Any]:
+    """``reference`` (as stored), ``codes`` (per code the reference and current share of answers citing it)
+    and ``verdict`` of the captured mix against the reference mix; ``no_reference`` for an older bundle.
+
+    An answer cites up to three codes, so the shares of answers add up to more than 1: the PSI compares
+    the shares of citations (each mix normalised to 1). The chi-square test counts the citations scaled
+    down to the number of explained answers: one answer's codes are not independent draws, and counting
+    each answer once keeps the test's power that of the sample, as the verdict of a field does.
+    """
+    parsed = _reason_reference(reference)
+    if parsed is None:
+        return {"reference": None, "codes": {}, "verdict": {"verdict": NO_REFERENCE, "rows": explained}}
+    records, reference_shares = parsed
+    codes = sorted({*reference_shares, *cited}, key=lambda code: (-reference_shares.get(code, 0.0), code))
+    current = {code: cited.get(code, 0) / explained if explained else 0.0 for code in codes}
+    table = {code: {"reference": reference_shares.get(code, 0.0), "current": round(current[code], 6)} for code in codes}
+    citations = sum(cited.get(code, 0) for code in codes)
+    expected = [reference_shares.get(code, 0.0) for code in codes]
+    result: dict[str, Any] = {"rows": explained, "psi": None, "chi2": None, "dof": None, "p_value": None}
+    if citations and math.fsum(expected) > 0:
+        observed = [cited.get(code, 0) * explained / citations for code in codes]
+        result["psi"] = psi(_shares(observed), _normalised(expected))
+        if len(codes) > 1:
+            result["chi2"], result["dof"], result["p_value"] = chi_square(observed, _normalised(expected))
+    result["verdict"] = thresholds.verdict(result["psi"], explained, result["p_value"])
+    return {
+        "reference": {"explained_records": records, "shares": dict(reference_shares)},
+        "codes": table,
+        "verdict": result,
+    }
+
+
+def _reason_reference(reference: Mapping[str, Any] | None) -> tuple[int, dict[str, float]] | None:
+    """The reference's record count and shares, or None when absent or malformed (reported as no reference)."""
+    if not isinstance(reference, Mapping):
+        return None
+    shares, records = reference.get("shares"), reference.get("explained_records")
+    if not isinstance(shares, Mapping) or type(records) is not int or records <= 0:
+        return None
+    try:
+        parsed = {str(code): float(share) for code, share in shares.items()}
+    except (TypeError, ValueError):
+        return None
+    if not parsed or any(not 0 <= share <= 1 for share in parsed.values()):
+        return None
+    return records, parsed

@@ -95,6 +95,7 @@ def test_given_training_run_when_reading_artifacts_then_bundle_files_follow_the_
     profile = json.loads((files / "bundle" / "reference_profile.json").read_text())
     assert profile["rows"] == trained.metrics["train_rows"]
     assert set(profile["prediction_mix"]) == {"Poor", "Standard", "Good"}
+    assert set(profile["probabilities"]) == {"Poor", "Good"}  # deciles of the training rows' probabilities
     sample = np.load(files / "bundle" / "parity_sample.npy")
     assert sample.dtype == np.float32
     assert sample.shape == (2000, len(FEATURE_NAMES))
