@@ -68,12 +68,17 @@ def experiment_id(registry: Registry, name: str) -> str:
 
 
 def parity_rows(features: np.ndarray, seed: int, rows: int = PARITY_ROWS) -> np.ndarray:
-    """Up to ``rows`` encoded rows: a quarter with a missing value, then complete ones, then more incomplete
-    ones when complete rows run short (an Unknown credit mix or NM payment counts as missing)."""
+    """Up to ``rows`` encoded rows drawn at random, so that what the downloader measures on them (the
+    reference reason-code mix) describes the training population. Parity must also cross the
+    missing-value paths: when fewer than a quarter of the drawn rows have a gap (an Unknown credit mix
+    or NM payment counts), incomplete rows make up that quarter first."""
     order = np.random.default_rng(seed).permutation(len(features))
     incomplete = np.isnan(features[order]).any(axis=1)
-    gaps = order[incomplete]
-    chosen = np.concatenate([gaps[: rows // 4], order[~incomplete], gaps[rows // 4 :]])[:rows]
+    if incomplete[:rows].sum() >= min(rows, len(order)) // 4:
+        chosen = order[:rows]
+    else:
+        gaps = order[incomplete]
+        chosen = np.concatenate([gaps[: rows // 4], order[~incomplete], gaps[rows // 4 :]])[:rows]
     return np.ascontiguousarray(features[np.sort(chosen)], dtype=np.float32)
 
 
