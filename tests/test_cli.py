@@ -22,6 +22,7 @@ from credit_score.cli import USAGE_EXIT, CommandParser, PlainText, plain_streams
 from credit_score.devtools import serve
 from credit_score.modelling import download_cli
 from credit_score.modelling.training import cli as training
+from credit_score.modelling.training.cascade import THRESHOLD_FOLDS
 from credit_score.monitoring import cli as drift
 from credit_score.monitoring.report import EXIT_ERROR
 from tests.support.paths import ROOT
@@ -187,7 +188,9 @@ def test_given_training_when_run_as_a_build_step_then_progress_lines_and_no_colo
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "\x1b[" not in result.stderr + result.stdout
-    expected = [r"^rows: \d+ read", r"^fitting 10 boosters", r"^fitted 10 boosters in", r"^step test passed"]
+    boosters = 2 * (THRESHOLD_FOLDS + 1)
+    expected = [r"^rows: \d+ read", rf"^fitting {boosters} boosters", rf"^fitted {boosters} boosters in"]
+    expected += [r"^step test passed", r"^proof passed: none of the \d+ trees"]
     expected += [r"^logging the run to sqlite:", r"^registered 'cli-progress' version 1$"]
     positions = [re.search(pattern, result.stderr, re.M) for pattern in expected]
     assert all(positions), result.stderr[-3000:]
