@@ -25,21 +25,21 @@ def load_reference(bundle: str | None, reference: str | None) -> tuple[Reference
     return parsed, {**origin, "rows": parsed.rows}
 
 
-def reference_fairness(bundle: str | None, reference: str | None) -> dict[str, Any] | None:
-    """The fairness-by-age table measured at training (``metadata.fairness``), when the source has one."""
+def _metadata_entry(key: str, bundle: str | None, reference: str | None) -> dict[str, Any] | None:
+    """``metadata[key]`` of the reference document or the bundle, when it is a mapping."""
     if reference:
         document = json.loads(Path(reference).read_text(encoding="utf-8"))
-        table = document.get("fairness") if isinstance(document, dict) else None
+        entry = document.get(key) if isinstance(document, dict) else None
     else:
-        table = load_bundle(bundle or "model").metadata.get("fairness")
-    return table if isinstance(table, dict) else None
+        entry = load_bundle(bundle or "model").metadata.get(key)
+    return entry if isinstance(entry, dict) else None
+
+
+def reference_fairness(bundle: str | None, reference: str | None) -> dict[str, Any] | None:
+    """The fairness-by-age table measured at training (``metadata.fairness``), when the source has one."""
+    return _metadata_entry("fairness", bundle, reference)
 
 
 def reference_reasons(bundle: str | None, reference: str | None) -> dict[str, Any] | None:
     """The reason-code mix measured at download (``metadata.reference_reasons``); None for an older bundle."""
-    if reference:
-        document = json.loads(Path(reference).read_text(encoding="utf-8"))
-        mix = document.get("reference_reasons") if isinstance(document, dict) else None
-    else:
-        mix = load_bundle(bundle or "model").metadata.get("reference_reasons")
-    return mix if isinstance(mix, dict) else None
+    return _metadata_entry("reference_reasons", bundle, reference)
