@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.capture import hung_endpoint
-from benchmarks.local_aws import Call, Fault, LocalAws, new_bucket, read_bucket
+from benchmarks.capture import delaying, hung_endpoint
+from benchmarks.local_aws import LocalAws, new_bucket, read_bucket
 from credit_score.runtime.capture import AFTER_ANSWER_BUDGET_S, BUDGET_S
 from tests.integration.test_runtime_api import START_TIMEOUT, runtime_client
 from tests.support.bundles import synthetic_records, tiny_bundle  # noqa: F401 - fixture
@@ -25,15 +25,6 @@ from tests.support.runtime_api import RuntimeApi
 pytestmark = pytest.mark.integration
 
 INVOCATIONS = 100
-
-
-def delaying(delay_s: float):
-    def plan(call: Call) -> Fault | None:
-        if call.service == "s3" and call.method == "PUT" and call.path.count("/") >= 2:  # not CreateBucket
-            return Fault(200, "", delay_s=delay_s, forward=True)
-        return None
-
-    return plan
 
 
 def environment(aws: LocalAws, bucket: str, bundle: Path, **extra: str) -> dict[str, str]:

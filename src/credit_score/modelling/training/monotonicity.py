@@ -193,7 +193,10 @@ def tree_violations(booster: Any, signs: Sequence[int] = TABLE_SIGNS) -> list[tu
     Two leaves are compared when a row can reach both by moving one column: in every other column
     their intervals overlap or both admit a missing value.
     """
-    dumped = booster.dump_model()
+    return _violations(booster.dump_model(), signs)
+
+
+def _violations(dumped: dict[str, Any], signs: Sequence[int]) -> list[tuple[int, int]]:
     columns = len(dumped["feature_names"])
     if len(signs) != columns:
         raise ValueError(f"{len(signs)} signs for {columns} columns")
@@ -227,7 +230,7 @@ def flatten_trees_against_direction(booster: Any, signs: Sequence[int]) -> int:
     tree's average contribution, so the booster's other trees stay fitted to what they corrected.
     """
     dumped = booster.dump_model()
-    trees = sorted({tree for tree, _ in tree_violations(booster, signs)})
+    trees = sorted({tree for tree, _ in _violations(dumped, signs)})
     for tree in trees:
         leaves = _leaves(dumped["tree_info"][tree], len(signs))
         mean = float(np.average(leaves.value, weights=np.maximum(leaves.rows, 1)))
